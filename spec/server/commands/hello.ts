@@ -1,0 +1,75 @@
+/**
+ * `hello` (and the legacy `isMaster`): the handshake, and the awaitable form
+ * that streaming monitors park on until the topology changes.
+ */
+import { Long, type Document } from 'bson';
+import type { Member } from '../member';
+import type { CommandContext, CommandSpec } from './types';
+
+const TERM = 1;
+
+function hello(ctx: CommandContext, cmd: Document, legacy: boolean): Promise<Document> | Document {
+  const application = (cmd.client as Document | undefined)?.application as Document | undefined;
+  if (typeof application?.name === 'string') ctx.connection.appName = application.name;
+  const known = cmd.topologyVersion as Document | undefined;
+  if (known && cmd.maxAwaitTimeMS !== undefined && isCurrent(ctx.member, known)) {
+    return waitForTopologyChange(ctx, Number(cmd.maxAwaitTimeMS)).then(() => describe(ctx, legacy));
+  }
+  return describe(ctx, legacy);
+}
+
+function isCurrent(member: Member, known: Document): boolean {
+  const processId = known.processId as { equals?(o: unknown): boolean } | undefined;
+  return Boolean(processId?.equals?.(member.processId)) &&
+    BigInt(String(known.counter)) === member.topologyVersionCounter;
+}
+
+/** Resolves on the next topology change, after `ms`, or when the connection closes. */
+function waitForTopologyChange(ctx: CommandContext, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      ctx.rs.off('topologyChanged', done);
+      ctx.connection.socket.off('close', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    ctx.rs.on('topologyChanged', done);
+    ctx.connection.socket.on('close', done);
+  });
+}
+
+function describe(ctx: CommandContext, legacy: boolean): Document {
+  const { member, rs } = ctx;
+  const writable = member.role === 'primary' || member.role === 'mongos';
+  const reply: Document = {
+    helloOk: true,
+    [legacy ? 'ismaster' : 'isWritablePrimary']: writable,
+    topologyVersion: member.topologyVersion,
+    maxBsonObjectSize: 16 * 1024 * 1024,
+    maxMessageSizeBytes: 48_000_000,
+    maxWriteBatchSize: 100_000,
+    localTime: new Date(),
+    logicalSessionTimeoutMinutes: 30,
+    connectionId: ctx.connection.id,
+    minWireVersion: 0,
+    maxWireVersion: 25,
+    readOnly: false,
+  };
+  if (member.role === 'mongos') return { ...reply, msg: 'isdbgrid' };
+  Object.assign(reply, rs.describe(), {
+    secondary: member.role === 'secondary',
+    me: member.address,
+  });
+  if (member.role === 'arbiter') reply.arbiterOnly = true;
+  if (member.role === 'primary') reply.electionId = rs.electionId;
+  const opTime = { ts: rs.store.clusterTime, t: Long.fromNumber(TERM) };
+  const date = new Date();
+  reply.lastWrite = { opTime, lastWriteDate: date, majorityOpTime: opTime, majorityWriteDate: date };
+  return reply;
+}
+
+export const HELLO_COMMANDS: CommandSpec[] = [
+  { name: 'hello', anyRole: true, run: (ctx, cmd) => hello(ctx, cmd, false) },
+  { name: 'isMaster', aliases: ['ismaster'], anyRole: true, run: (ctx, cmd) => hello(ctx, cmd, true) },
+];

@@ -1,0 +1,147 @@
+/**
+ * Server cursors: the registry each member keeps, the generic batch logic
+ * shared by every cursor kind, and `getMore`/`killCursors`.
+ */
+import { BSON, Long, type Document } from 'bson';
+import { CommandError } from './errors';
+
+/** Replies stay under mongod's 16 MiB batch limit. */
+const MAX_BATCH_BYTES = 16 * 1024 * 1024 - 16 * 1024;
+export const DEFAULT_FIRST_BATCH = 101;
+
+export interface Batch {
+  docs: Document[];
+  /** True when the cursor has nothing more and the server has closed it. */
+  exhausted: boolean;
+  /** Extra fields of the `cursor` sub-document (e.g. postBatchResumeToken). */
+  extra?: Document;
+}
+
+/** A cursor kind: a query result, or a tailable change stream. */
+export interface CursorSource {
+  next(batchSize: number | undefined, maxTimeMS: number | undefined): Promise<Batch> | Batch;
+  close?(): void;
+}
+
+export interface OpenCursor {
+  id: Long;
+  ns: string;
+  source: CursorSource;
+  lsid?: Document;
+}
+
+export class CursorRegistry {
+  private readonly open = new Map<string, OpenCursor>();
+  private nextId = 1n;
+
+  /** Serves the first batch; keeps the cursor only if more may follow. */
+  async first(ns: string, source: CursorSource, batchSize: number | undefined, lsid?: Document): Promise<Document> {
+    const batch = await source.next(batchSize ?? DEFAULT_FIRST_BATCH, 0);
+    let id = Long.ZERO;
+    if (!batch.exhausted) {
+      // Random-looking 63-bit ids, like mongod's.
+      id = Long.fromBigInt((BigInt(Math.floor(Math.random() * 2 ** 31)) << 32n) | this.nextId++);
+      this.open.set(id.toString(), { id, ns, source, lsid });
+    } else {
+      source.close?.();
+    }
+    return { cursor: { firstBatch: batch.docs, id, ns, ...batch.extra }, ok: 1 };
+  }
+
+  async getMore(cmd: Document, db: string): Promise<Document> {
+    const raw = cmd.getMore;
+    if (!Long.isLong(raw) && typeof raw !== 'number' && typeof raw !== 'bigint') {
+      throw new CommandError('TypeMismatch', "Field 'getMore' must be of type long in: getMore");
+    }
+    if (typeof cmd.collection !== 'string') {
+      throw new CommandError('TypeMismatch', "BSON field 'getMore.collection' is missing or not a string");
+    }
+    const key = Long.fromValue(raw as number).toString();
+    const cursor = this.open.get(key);
+    if (!cursor) throw new CommandError('CursorNotFound', `cursor id ${key} not found`);
+    if (cursor.ns !== `${db}.${cmd.collection}`) {
+      throw new CommandError(
+        'Unauthorized',
+        `Requested getMore on namespace '${db}.${cmd.collection}', but cursor belongs to a different namespace ${cursor.ns}`,
+      );
+    }
+    const batchSize = typeof cmd.batchSize === 'number' && cmd.batchSize > 0 ? cmd.batchSize : undefined;
+    const maxTimeMS = typeof cmd.maxTimeMS === 'number' ? cmd.maxTimeMS : undefined;
+    let batch: Batch;
+    try {
+      batch = await cursor.source.next(batchSize, maxTimeMS);
+    } catch (err) {
+      this.kill(key);
+      throw err;
+    }
+    if (batch.exhausted) this.kill(key);
+    return {
+      cursor: { nextBatch: batch.docs, id: batch.exhausted ? Long.ZERO : cursor.id, ns: cursor.ns, ...batch.extra },
+      ok: 1,
+    };
+  }
+
+  killCursors(cmd: Document, db: string): Document {
+    if (!Array.isArray(cmd.cursors)) {
+      throw new CommandError('TypeMismatch', "BSON field 'killCursors.cursors' is missing or not an array");
+    }
+    const cursorsKilled: Long[] = [];
+    const cursorsNotFound: Long[] = [];
+    for (const raw of cmd.cursors as unknown[]) {
+      const id = Long.fromValue(raw as number);
+      const cursor = this.open.get(id.toString());
+      if (cursor && cursor.ns === `${db}.${cmd.killCursors}`) {
+        this.kill(id.toString());
+        cursorsKilled.push(id);
+      } else {
+        cursorsNotFound.push(id);
+      }
+    }
+    return { cursorsKilled, cursorsNotFound, cursorsAlive: [], cursorsUnknown: [], ok: 1 };
+  }
+
+  /** Cursors opened by a session, for endSessions/killSessions. */
+  killSession(lsidKey: (lsid: Document) => string, key: string): void {
+    for (const [id, cursor] of this.open) {
+      if (cursor.lsid && lsidKey(cursor.lsid) === key) this.kill(id);
+    }
+  }
+
+  get size(): number {
+    return this.open.size;
+  }
+
+  closeAll(): void {
+    for (const id of [...this.open.keys()]) this.kill(id);
+  }
+
+  private kill(key: string): void {
+    const cursor = this.open.get(key);
+    if (!cursor) return;
+    this.open.delete(key);
+    cursor.source.close?.();
+  }
+}
+
+/**
+ * A cursor over documents already computed (find, aggregate, list*),
+ * cutting batches by count and by size as mongod does.
+ */
+export class ArraySource implements CursorSource {
+  private index = 0;
+
+  constructor(private readonly docs: Document[]) {}
+
+  next(batchSize: number | undefined): Batch {
+    const out: Document[] = [];
+    let bytes = 0;
+    while (this.index < this.docs.length && (batchSize === undefined || out.length < batchSize)) {
+      const doc = this.docs[this.index];
+      bytes += BSON.calculateObjectSize(doc);
+      if (bytes > MAX_BATCH_BYTES && out.length > 0) break;
+      out.push(doc);
+      this.index += 1;
+    }
+    return { docs: out, exhausted: this.index >= this.docs.length };
+  }
+}
