@@ -94,5 +94,6 @@ async function probeCapabilities(uri: string): Promise<Capability[]> {
 }
 
 function firstLine(err: unknown): string {
-  return String(err instanceof Error ? err.message : err).split('\n')[0];
+  const text = String(err instanceof Error ? err.message : err).replace(/\s+/g, ' ').trim();
+  return text.length > 160 ? `${text.slice(0, 157)}...` : text;
 }
