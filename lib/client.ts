@@ -1,0 +1,472 @@
+import {
+  MongoClient,
+  MongoError,
+  type BSONSerializeOptions,
+  type ChangeStreamDocument,
+  type ClientBulkWriteModel,
+  type ClientBulkWriteOptions,
+  type ClientBulkWriteResult,
+  type ClientSessionOptions,
+  type CommandOperationOptions,
+  type DbOptions,
+  type Document,
+  type ListDatabasesOptions,
+  type ListDatabasesResult,
+  type MongoClientOptions,
+  type ReadConcern,
+  type ReadPreference,
+  WriteConcern,
+} from 'mongodb';
+import { defer, finalize, map, mergeMap, type Observable, type SchedulerLike } from 'rxjs';
+import type { RxChangeStream, RxWatchOptions } from './change-stream';
+import { watchOn } from './change-stream/watch';
+import { RxDatabase } from './database';
+import { ConfigurationError } from './errors';
+import { ClientContext } from './internal/context';
+import { deliverOn, fromCall, fromSync } from './internal/from-call';
+import { unwrapSessions, type WithRxSession } from './internal/mapping';
+import { describe, validateDatabaseName } from './internal/names';
+import { RxClientSession } from './session';
+import { TopologyState, type ReadonlyBehaviorSubject, type ServerAddress, type TopologySnapshot } from './topology';
+
+/**
+ * Options of `new RxMongoClient(uri, options)`: the driver's
+ * `MongoClientOptions` plus the Rx ones.
+ */
+export interface RxMongoClientOptions extends MongoClientOptions {
+  /**
+   * Where every Observable of this client delivers its notifications
+   * (`observeOn`). Unset: wherever the driver's I/O completes. The Rx
+   * counterpart of Motor's `io_loop`.
+   */
+  scheduler?: SchedulerLike;
+}
+
+/**
+ * Options of `getDatabase`/`getDefaultDatabase`; unset ones are inherited
+ * from the client. Motor: `codec_options`, `read_preference`,
+ * `write_concern`, `read_concern`.
+ */
+export interface RxDatabaseOptions {
+  /** How BSON is decoded and encoded (Motor `codec_options`). */
+  bsonOptions?: BSONSerializeOptions;
+  readPreference?: DbOptions['readPreference'];
+  writeConcern?: DbOptions['writeConcern'];
+  readConcern?: DbOptions['readConcern'];
+}
+const DATABASE_OPTION_KEYS: ReadonlySet<string> = new Set(['bsonOptions', 'readPreference', 'writeConcern', 'readConcern']);
+
+/** `session` and `comment`, the options of `dropDatabase`, `listDatabaseNames` and `serverInfo`. */
+export type SessionCommentOptions = WithRxSession<Pick<CommandOperationOptions, 'session' | 'comment'>>;
+
+/** One database as listed by `listDatabases` (driver `ListDatabasesResult.databases[n]`). */
+export type DatabaseInfo = ListDatabasesResult['databases'][number];
+
+/**
+ * An RxJS client for MongoDB: Motor's `AsyncIOMotorClient` with every
+ * coroutine turned into a cold, single-value Observable.
+ *
+ * Constructing the client sends nothing; it connects on the first
+ * subscription that needs the server. After `close()` every operation errors
+ * with `ClientClosedError`.
+ *
+ * Motor equivalent: `AsyncIOMotorClient`; driver: `MongoClient`.
+ *
+ * @example
+ * ```ts
+ * const client = new RxMongoClient('mongodb://localhost:27017/app');
+ * client.getDefaultDatabase().collection('events').find({ kind: 'login' })
+ *   .subscribe({ next: console.log, complete: () => client.close().subscribe() });
+ * ```
+ */
+export class RxMongoClient {
+  /** Default host (Motor `HOST`). */
+  static readonly HOST = 'localhost';
+  /** Default port (Motor `PORT`). */
+  static readonly PORT = 27017;
+
+  /** The driver client (escape hatch for anything not mapped). */
+  readonly driver: MongoClient;
+
+  /**
+   * State shared with every database, collection and session of this
+   * client. Other modules register their teardown with `context.onClose`.
+   * @internal
+   */
+  readonly context: ClientContext;
+
+  private readonly uri: string;
+  private readonly topology: TopologyState;
+
+  /**
+   * @param uri - A MongoDB connection string; default
+   *   `mongodb://localhost:27017`. A malformed one throws: the driver's
+   *   `MongoParseError` for bad options, `ConfigurationError` for a bad
+   *   scheme or host list.
+   * @param options - The driver's client options plus `scheduler`.
+   */
+  constructor(uri?: string, options: RxMongoClientOptions = {}) {
+    if (uri !== undefined && typeof uri !== 'string') {
+      throw new TypeError(`uri must be a string, got ${describe(uri)}`);
+    }
+    if (options === null || typeof options !== 'object') {
+      throw new TypeError(`options must be an object, got ${describe(options)}`);
+    }
+    const { scheduler, ...driverOptions } = options;
+    if (scheduler !== undefined && !isScheduler(scheduler)) {
+      throw new TypeError(`options.scheduler must be an RxJS SchedulerLike, got ${describe(scheduler)}`);
+    }
+    this.uri = uri ?? `mongodb://${RxMongoClient.HOST}:${RxMongoClient.PORT}`;
+    this.driver = createDriverClient(this.uri, driverOptions);
+    this.context = new ClientContext(this.driver, scheduler);
+    // Listening from construction on sees every SDAM event, whoever connects the driver.
+    this.topology = new TopologyState(this.driver, { scheduler });
+    this.context.onClose(() => this.topology.complete());
+  }
+
+  /** Whether `close()` has been called. */
+  get closed(): boolean {
+    return this.context.closed;
+  }
+
+  /** Motor `codec_options`; driver `MongoClient.bsonOptions`. */
+  get bsonOptions(): BSONSerializeOptions {
+    return this.driver.bsonOptions;
+  }
+
+  /** Motor `read_preference`; driver `MongoClient.readPreference`. */
+  get readPreference(): ReadPreference {
+    return this.driver.readPreference;
+  }
+
+  /** Motor `read_concern`; driver `MongoClient.readConcern`. */
+  get readConcern(): ReadConcern | undefined {
+    return this.driver.readConcern;
+  }
+
+  /** Motor `write_concern`; driver `MongoClient.writeConcern`. */
+  get writeConcern(): WriteConcern | undefined {
+    return this.driver.writeConcern;
+  }
+
+  /** The parsed client options (Motor `options`; driver `MongoClient.options`). */
+  get options(): MongoClient['options'] {
+    return this.driver.options;
+  }
+
+  /**
+   * The current standalone, primary or mongos as `'host:port'`, or `null`
+   * before discovery (Motor `address`). Throws `InvalidOperationError` when
+   * the client is load-balancing (several mongoses, or a load balancer).
+   * Never connects; see {@link RxMongoClient.address$}.
+   */
+  get address(): ServerAddress | null {
+    return this.topology.address;
+  }
+
+  /** The replica set's primary, or `null` (Motor `primary`). */
+  get primary(): ServerAddress | null {
+    return this.topology.primary;
+  }
+
+  /** The replica set's secondaries, sorted (Motor `secondaries`). */
+  get secondaries(): readonly ServerAddress[] {
+    return this.topology.secondaries;
+  }
+
+  /** The replica set's arbiters, sorted (Motor `arbiters`). */
+  get arbiters(): readonly ServerAddress[] {
+    return this.topology.arbiters;
+  }
+
+  /** Every server the client currently reaches, sorted (Motor `nodes`). */
+  get nodes(): readonly ServerAddress[] {
+    return this.topology.nodes;
+  }
+
+  /** Whether a server accepting writes is known: standalone, primary or mongos (Motor `is_primary`). */
+  get isPrimary(): boolean {
+    return this.topology.isPrimary;
+  }
+
+  /** Whether the client talks to mongos (Motor `is_mongos`). */
+  get isMongos(): boolean {
+    return this.topology.isMongos;
+  }
+
+  /** The deployment as a deep-frozen, serializable snapshot (Motor `topology_description`). */
+  get topologyDescription(): TopologySnapshot {
+    return this.topology.topologyDescription;
+  }
+
+  /**
+   * {@link RxMongoClient.address} as a read-only BehaviorSubject (`null`
+   * where the getter throws). Like every topology subject: starts unknown,
+   * emits once per refreshed description (every heartbeat and description
+   * change), connects the client when subscribed, completes on `close()`.
+   */
+  get address$(): ReadonlyBehaviorSubject<ServerAddress | null> {
+    return this.topology.address$;
+  }
+
+  /** {@link RxMongoClient.primary} as a read-only BehaviorSubject. */
+  get primary$(): ReadonlyBehaviorSubject<ServerAddress | null> {
+    return this.topology.primary$;
+  }
+
+  /** {@link RxMongoClient.secondaries} as a read-only BehaviorSubject. */
+  get secondaries$(): ReadonlyBehaviorSubject<readonly ServerAddress[]> {
+    return this.topology.secondaries$;
+  }
+
+  /** {@link RxMongoClient.arbiters} as a read-only BehaviorSubject. */
+  get arbiters$(): ReadonlyBehaviorSubject<readonly ServerAddress[]> {
+    return this.topology.arbiters$;
+  }
+
+  /** {@link RxMongoClient.nodes} as a read-only BehaviorSubject. */
+  get nodes$(): ReadonlyBehaviorSubject<readonly ServerAddress[]> {
+    return this.topology.nodes$;
+  }
+
+  /** {@link RxMongoClient.isPrimary} as a read-only BehaviorSubject. */
+  get isPrimary$(): ReadonlyBehaviorSubject<boolean> {
+    return this.topology.isPrimary$;
+  }
+
+  /** {@link RxMongoClient.isMongos} as a read-only BehaviorSubject. */
+  get isMongos$(): ReadonlyBehaviorSubject<boolean> {
+    return this.topology.isMongos$;
+  }
+
+  /** {@link RxMongoClient.topologyDescription} as a read-only BehaviorSubject. */
+  get topologyDescription$(): ReadonlyBehaviorSubject<TopologySnapshot> {
+    return this.topology.topologyDescription$;
+  }
+
+  /**
+   * The named database. Sends nothing. Throws `InvalidNameError` for a name
+   * MongoDB refuses (empty, any of `/\. "$*<>:|?` or NUL, over 63 bytes),
+   * `TypeError` for a non-string, `ClientClosedError` after `close()`.
+   *
+   * Motor: `client[name]`, `client.name`.
+   */
+  db(name: string): RxDatabase {
+    return this.getDatabase(name);
+  }
+
+  /**
+   * The named database with its own options (unset ones inherited from the
+   * client); without a name, the database named in the URI. Throws like
+   * {@link RxMongoClient.db}, and `ConfigurationError` for an unknown option
+   * or when no name is given and the URI names none.
+   *
+   * Motor: `get_database(name, codec_options, read_preference, write_concern, read_concern)`.
+   */
+  getDatabase(name?: string, options?: RxDatabaseOptions): RxDatabase {
+    this.context.assertOpen();
+    const dbOptions = toDbOptions(options);
+    if (name === undefined) {
+      name = uriDatabaseName(this.uri);
+      if (name === undefined) throw new ConfigurationError('no database name given and none in the connection string');
+    }
+    validateDatabaseName(name);
+    return new RxDatabase(this, this.driver.db(name, dbOptions));
+  }
+
+  /**
+   * The database named in the connection string, else `defaultName`, else
+   * `ConfigurationError`.
+   *
+   * Motor: `get_default_database(default, codec_options, read_preference, write_concern, read_concern)`.
+   */
+  getDefaultDatabase(defaultName?: string, options?: RxDatabaseOptions): RxDatabase {
+    this.context.assertOpen();
+    const name = uriDatabaseName(this.uri) ?? defaultName;
+    if (name === undefined) {
+      throw new ConfigurationError('the connection string names no database and no default was given');
+    }
+    return this.getDatabase(name, options);
+  }
+
+  /**
+   * Drops a database, given by name or as an `RxDatabase`. Anything else
+   * (or an invalid name) errors through the error channel — `TypeError` /
+   * `InvalidNameError` — and nothing is sent.
+   *
+   * Motor: `drop_database(name_or_database, session, comment)`.
+   */
+  dropDatabase(nameOrDatabase: string | RxDatabase, options: SessionCommentOptions = {}): Observable<void> {
+    return fromCall(this.context, async (signal) => {
+      const name = nameOrDatabase instanceof RxDatabase ? nameOrDatabase.name : nameOrDatabase;
+      if (typeof name !== 'string') {
+        throw new TypeError(`dropDatabase takes a database name or an RxDatabase, got ${describe(name)}`);
+      }
+      validateDatabaseName(name);
+      const [{ session, comment }] = unwrapSessions([options]) as [Pick<CommandOperationOptions, 'session' | 'comment'>];
+      // The command itself, not Db.dropDatabase: the driver (7.x) drops `comment` from that one.
+      const db = this.driver.db(name);
+      const command: Document = { dropDatabase: 1 };
+      if (comment !== undefined) command.comment = comment;
+      if (db.writeConcern) WriteConcern.apply(command, db.writeConcern);
+      await db.command(command, { session, signal });
+    }, true);
+  }
+
+  /**
+   * Emits the names of all databases, as one array. Motor: `list_database_names(session, comment)`.
+   */
+  listDatabaseNames(options: SessionCommentOptions = {}): Observable<string[]> {
+    return this.listDatabasesOnce({ ...options, nameOnly: true }).pipe(
+      map((result) => result.databases.map((database) => database.name)),
+    );
+  }
+
+  /**
+   * Emits one `DatabaseInfo` per database. Motor: `list_databases(session, comment, **kwargs)`.
+   */
+  listDatabases(options: WithRxSession<ListDatabasesOptions> = {}): Observable<DatabaseInfo> {
+    return this.listDatabasesOnce(options).pipe(mergeMap((result) => result.databases));
+  }
+
+  /** Emits the server's `buildInfo` reply. Motor: `server_info(session)`. */
+  serverInfo(options: WithRxSession<Pick<CommandOperationOptions, 'session'>> = {}): Observable<Document> {
+    const [driverOptions] = unwrapSessions([options]);
+    return fromCall(
+      this.context,
+      (signal) => this.driver.db('admin').command({ buildInfo: 1 }, { ...(driverOptions as object), signal }),
+      true,
+    );
+  }
+
+  /**
+   * Emits a new session. Nothing is sent: the server session is acquired by
+   * the first operation that uses it. End it with `session.endSession()`, or
+   * use {@link RxMongoClient.withSession}, which ends it for you.
+   *
+   * Motor: `start_session(causal_consistency, default_transaction_options, snapshot)`.
+   */
+  startSession(options?: ClientSessionOptions): Observable<RxClientSession> {
+    return fromSync(this.context, () => new RxClientSession(this.driver.startSession(options), this.context));
+  }
+
+  /**
+   * Starts a session when subscribed, runs `fn(session)` and mirrors its
+   * Observable; the session ends when it completes, errors or is
+   * unsubscribed (a transaction still running is aborted).
+   *
+   * Motor: `async with await client.start_session() as s:`; driver `MongoClient.withSession`.
+   */
+  withSession<T>(fn: (session: RxClientSession) => Observable<T>, options?: ClientSessionOptions): Observable<T> {
+    return defer(() => {
+      this.context.assertOpen();
+      const session = new RxClientSession(this.driver.startSession(options), this.context);
+      return defer(() => fn(session)).pipe(
+        finalize(() => {
+          session.driver.endSession().catch(() => {
+            // Ending a session only reports errors of an abort it ran; there is no caller left.
+          });
+        }),
+      );
+    });
+  }
+
+  /**
+   * A hot, multicast change stream of every database in the cluster (one
+   * server cursor for all subscribers), with optional resume-token
+   * checkpointing; see {@link RxChangeStream}. Validates at the call
+   * (`TypeError`, `RangeError`); throws `ClientClosedError` after `close()`.
+   * `close()` ends its subscriptions first (cursor killed, checkpoint saved).
+   *
+   * Motor: `watch(pipeline, full_document, resume_after, …)` with the options
+   * in camelCase; driver `MongoClient.watch`.
+   */
+  watch<TSchema extends Document = Document, TChange extends Document = ChangeStreamDocument<TSchema>>(
+    pipeline?: Document[],
+    options?: WithRxSession<RxWatchOptions<TChange>>,
+  ): RxChangeStream<TSchema, TChange> {
+    return watchOn<TSchema, TChange>(this.context, this.driver, pipeline, options);
+  }
+
+  /**
+   * Runs writes across namespaces in one `bulkWrite` command (MongoDB 8.0+);
+   * emits the `ClientBulkWriteResult`.
+   *
+   * Motor: `bulk_write` (client level); driver `MongoClient.bulkWrite`.
+   */
+  bulkWrite<SchemaMap extends Record<string, Document> = Record<string, Document>>(
+    models: ReadonlyArray<ClientBulkWriteModel<SchemaMap>>,
+    options?: WithRxSession<ClientBulkWriteOptions>,
+  ): Observable<ClientBulkWriteResult> {
+    const [driverOptions] = unwrapSessions([options]);
+    return fromCall(this.context, () => this.driver.bulkWrite(models, driverOptions as ClientBulkWriteOptions | undefined));
+  }
+
+  /**
+   * Closes the client when subscribed: runs the teardown other parts of the
+   * client registered (topology subjects, change streams), then closes the
+   * driver client, ending its sessions and killing its cursors. From the
+   * moment it is subscribed every operation errors with `ClientClosedError`.
+   * Closing twice is fine: a second `close()` completes once the first has.
+   *
+   * Motor: `close()`.
+   */
+  close(): Observable<void> {
+    return defer(() => this.context.close()).pipe(deliverOn(this.context));
+  }
+
+  private listDatabasesOnce(options: WithRxSession<ListDatabasesOptions>): Observable<ListDatabasesResult> {
+    const [driverOptions] = unwrapSessions([options]);
+    return fromCall(
+      this.context,
+      (signal) => this.driver.db('admin').admin().listDatabases({ ...(driverOptions as ListDatabasesOptions), signal } as ListDatabasesOptions),
+      true,
+    );
+  }
+}
+
+/**
+ * The driver's client; a URI its connection-string parser rejects (bad
+ * scheme, no host) surfaces as `ConfigurationError`, because that parser
+ * throws its own error class, outside the driver's `MongoError` hierarchy.
+ * The driver's own errors pass through.
+ */
+function createDriverClient(uri: string, options: MongoClientOptions): MongoClient {
+  try {
+    return new MongoClient(uri, options);
+  } catch (err) {
+    if (err instanceof MongoError || !(err instanceof Error)) throw err;
+    throw new ConfigurationError(`invalid connection string: ${err.message}`, { cause: err });
+  }
+}
+
+function isScheduler(value: unknown): value is SchedulerLike {
+  const candidate = value as Partial<SchedulerLike> | null;
+  return typeof candidate?.schedule === 'function' && typeof candidate.now === 'function';
+}
+
+function toDbOptions(options: RxDatabaseOptions | undefined): DbOptions | undefined {
+  if (options === undefined) return undefined;
+  if (options === null || typeof options !== 'object') {
+    throw new TypeError(`database options must be an object, got ${describe(options)}`);
+  }
+  const unknown = Object.keys(options).filter((key) => !DATABASE_OPTION_KEYS.has(key));
+  if (unknown.length > 0) {
+    throw new ConfigurationError(`unknown database option(s): ${unknown.join(', ')}`);
+  }
+  const { bsonOptions, ...rest } = options;
+  return { ...bsonOptions, ...rest };
+}
+
+/**
+ * The database named in a connection string's path, if any. Hosts and
+ * credentials cannot contain an unescaped `/`, so the path starts at the
+ * first `/` after the last `@`.
+ */
+export function uriDatabaseName(uri: string): string | undefined {
+  const afterScheme = uri.slice(uri.indexOf('://') + 3).split('?')[0];
+  const slash = afterScheme.indexOf('/', afterScheme.lastIndexOf('@') + 1);
+  if (slash < 0) return undefined;
+  const name = decodeURIComponent(afterScheme.slice(slash + 1));
+  return name === '' ? undefined : name;
+}

@@ -1,0 +1,127 @@
+import { MongoParseError, ReadPreference } from 'mongodb';
+import { firstValueFrom, lastValueFrom, queueScheduler } from 'rxjs';
+import { RxMongoClient, uriDatabaseName } from '../../lib/client';
+import { RxDatabase } from '../../lib/database';
+import { ClientClosedError, ConfigurationError, InvalidNameError } from '../../lib/errors';
+
+/** Nothing listens here: an operation that reached the network would fail with a server-selection error instead. */
+const NOWHERE = 'mongodb://127.0.0.1:9/app?serverSelectionTimeoutMS=200&connectTimeoutMS=200';
+
+describe('RxMongoClient (no server)', () => {
+  const clients: RxMongoClient[] = [];
+  const make = (...args: ConstructorParameters<typeof RxMongoClient>) => {
+    const client = new RxMongoClient(...args);
+    clients.push(client);
+    return client;
+  };
+  afterEach(async () => {
+    await Promise.all(clients.splice(0).map((c) => lastValueFrom(c.close(), { defaultValue: undefined })));
+  });
+
+  it('defaults to localhost:27017, the static HOST and PORT', () => {
+    expect(RxMongoClient.HOST).toBe('localhost');
+    expect(RxMongoClient.PORT).toBe(27017);
+    expect(make().options.hosts.map(String)).toEqual(['localhost:27017']);
+  });
+
+  it('exposes the driver options read-only', () => {
+    const client = make('mongodb://h1:1/?readPreference=secondary&w=majority&readConcernLevel=local');
+    expect(client.readPreference.mode).toBe('secondary');
+    expect(client.writeConcern?.w).toBe('majority');
+    expect(client.readConcern?.level).toBe('local');
+    expect(client.bsonOptions).toBe(client.driver.bsonOptions);
+    expect(client.options).toBe(client.driver.options);
+    expect(() => {
+      (client as { readPreference: unknown }).readPreference = ReadPreference.nearest;
+    }).toThrow(TypeError);
+  });
+
+  it('refuses a non-string uri, non-object options and a non-scheduler with TypeError', () => {
+    expect(() => new RxMongoClient(42 as unknown as string)).toThrow(TypeError);
+    expect(() => new RxMongoClient(NOWHERE, null as never)).toThrow(TypeError);
+    expect(() => new RxMongoClient(NOWHERE, { scheduler: {} as never })).toThrow(TypeError);
+  });
+
+  it('refuses a malformed uri: driver MongoParseError for bad options, ConfigurationError for a bad scheme', () => {
+    expect(() => new RxMongoClient('mongodb://localhost/?maxPoolSize=-1')).toThrow(MongoParseError);
+    expect(() => new RxMongoClient('http://localhost')).toThrow(ConfigurationError);
+    expect(() => new RxMongoClient('mongodb://')).toThrow(ConfigurationError);
+  });
+
+  it('accepts a scheduler without handing it to the driver', () => {
+    expect(() => make(NOWHERE, { scheduler: queueScheduler })).not.toThrow();
+  });
+
+  it('db() validates the name at the call', () => {
+    const client = make(NOWHERE);
+    expect(client.db('app')).toBeInstanceOf(RxDatabase);
+    expect(client.db('app').name).toBe('app');
+    expect(() => client.db('a.b')).toThrow(InvalidNameError);
+    expect(() => client.db('')).toThrow(InvalidNameError);
+    expect(() => client.db(3 as unknown as string)).toThrow(TypeError);
+  });
+
+  it('getDatabase applies its options and inherits the rest from the client', () => {
+    const client = make('mongodb://h1:1/?w=majority');
+    const db = client.getDatabase('app', { readPreference: 'secondaryPreferred', bsonOptions: { promoteLongs: false } });
+    expect(db.readPreference.mode).toBe('secondaryPreferred');
+    expect(db.bsonOptions.promoteLongs).toBe(false);
+    expect(db.writeConcern?.w).toBe('majority');
+  });
+
+  it('getDatabase refuses unknown options with ConfigurationError', () => {
+    const client = make(NOWHERE);
+    expect(() => client.getDatabase('app', { readPreferences: 'secondary' } as never)).toThrow(ConfigurationError);
+  });
+
+  it('getDefaultDatabase prefers the URI database, then the default, then fails', () => {
+    expect(make('mongodb://h1:1/fromUri').getDefaultDatabase('fallback').name).toBe('fromUri');
+    expect(make('mongodb://h1:1/').getDefaultDatabase('fallback').name).toBe('fallback');
+    expect(() => make('mongodb://h1:1').getDefaultDatabase()).toThrow(ConfigurationError);
+    expect(make('mongodb://h1:1/fromUri').getDatabase().name).toBe('fromUri');
+    expect(() => make('mongodb://h1:1').getDatabase()).toThrow(ConfigurationError);
+  });
+
+  it('dropDatabase errors with TypeError through the error channel for a non-name, sending nothing', async () => {
+    const client = make(NOWHERE);
+    const drop$ = client.dropDatabase(42 as unknown as string);
+    await expect(firstValueFrom(drop$)).rejects.toBeInstanceOf(TypeError);
+    await expect(firstValueFrom(client.dropDatabase('a b'))).rejects.toBeInstanceOf(InvalidNameError);
+  });
+
+  it('after close: sync calls throw and Observables error with ClientClosedError; closing again is fine', async () => {
+    const client = make(NOWHERE);
+    const db = client.db('app');
+    const early$ = db.collection('c').findOne();
+    await expect(firstValueFrom(client.close())).resolves.toBeUndefined();
+    expect(client.closed).toBe(true);
+    expect(() => client.db('app')).toThrow(ClientClosedError);
+    expect(() => db.collection('c')).toThrow(ClientClosedError);
+    await expect(firstValueFrom(early$)).rejects.toBeInstanceOf(ClientClosedError);
+    await expect(firstValueFrom(client.listDatabaseNames())).rejects.toBeInstanceOf(ClientClosedError);
+    await expect(firstValueFrom(client.startSession())).rejects.toBeInstanceOf(ClientClosedError);
+    await expect(firstValueFrom(client.close())).resolves.toBeUndefined();
+  });
+
+  it('close() is cold: nothing closes before subscribe', () => {
+    const client = make(NOWHERE);
+    client.close();
+    expect(client.closed).toBe(false);
+  });
+});
+
+describe('uriDatabaseName', () => {
+  it.each([
+    ['mongodb://localhost', undefined],
+    ['mongodb://localhost/', undefined],
+    ['mongodb://localhost/app', 'app'],
+    ['mongodb://localhost:27017/app?replicaSet=rs0', 'app'],
+    ['mongodb://h1:1,h2:2/app', 'app'],
+    ['mongodb://user:p%40ss@h1/app', 'app'],
+    ['mongodb://user:p%2Fss@h1', undefined],
+    ['mongodb+srv://cluster.example.net/my%20db?retryWrites=true', 'my db'],
+    ['mongodb://localhost/?authSource=admin', undefined],
+  ])('%s → %p', (uri, expected) => {
+    expect(uriDatabaseName(uri)).toBe(expected);
+  });
+});

@@ -1,0 +1,200 @@
+import { Collection, Db, type ClientSession } from 'mongodb';
+import { firstValueFrom, lastValueFrom, toArray, type Observable } from 'rxjs';
+import { COLLECTION_MEMBERS } from '../../../lib/collection';
+import { DATABASE_MEMBERS } from '../../../lib/database';
+import { InvalidNameError } from '../../../lib/errors';
+import type { ClientContext } from '../../../lib/internal/context';
+import {
+  abortableCall,
+  CALL,
+  collectionResult,
+  CURSOR,
+  installMembers,
+  namedCall,
+  PROPERTY,
+  unwrapSessions,
+  withSignal,
+} from '../../../lib/internal/mapping';
+import { RxClientSession } from '../../../lib/session';
+import { Deferred, fakeContext, FakeCursor, settle } from './fakes';
+
+/** A driver object recording its calls. */
+class FakeDriverObject {
+  readonly calls: { name: string; args: unknown[] }[] = [];
+  pending: Deferred<string> | undefined;
+  get label(): string {
+    return 'driver-label';
+  }
+  async insert(...args: unknown[]): Promise<string> {
+    this.calls.push({ name: 'insert', args });
+    return 'inserted';
+  }
+  async lookup(...args: unknown[]): Promise<string> {
+    this.calls.push({ name: 'lookup', args });
+    this.pending = new Deferred<string>();
+    return this.pending.promise;
+  }
+  scan(...args: unknown[]) {
+    this.calls.push({ name: 'scan', args });
+    return new FakeCursor([[1, 2], [3]]).asCursor();
+  }
+  async rename(...args: unknown[]): Promise<unknown> {
+    this.calls.push({ name: 'rename', args });
+    return { renamedTo: args[0] };
+  }
+}
+
+class Host {
+  constructor(
+    readonly driver: FakeDriverObject,
+    readonly context: ClientContext,
+  ) {}
+}
+const TABLE = {
+  label: PROPERTY,
+  insert: CALL,
+  lookup: abortableCall(1),
+  scan: CURSOR,
+  rename: collectionResult(0),
+  drop: namedCall(0),
+} as const;
+installMembers(Host.prototype, TABLE, (_host, collection) => ({ adopted: collection }) as never);
+
+type Installed = Host & {
+  readonly label: string;
+  insert(...args: unknown[]): Observable<string>;
+  lookup(...args: unknown[]): Observable<string>;
+  scan(...args: unknown[]): Observable<number>;
+  rename(...args: unknown[]): Observable<unknown>;
+  drop(...args: unknown[]): Observable<unknown>;
+};
+
+function host(): { host: Installed; driver: FakeDriverObject } {
+  const driver = new FakeDriverObject();
+  return { host: new Host(driver, fakeContext().context) as Installed, driver };
+}
+
+describe('installMembers', () => {
+  it('forwards properties to the driver, read-only', () => {
+    const { host: h } = host();
+    expect(h.label).toBe('driver-label');
+    expect(() => {
+      (h as { label: string }).label = 'x';
+    }).toThrow(TypeError);
+  });
+
+  it('calls the driver at subscribe, not at the call, with the same arguments', async () => {
+    const { host: h, driver } = host();
+    const insert$ = h.insert({ a: 1 }, { ordered: true });
+    expect(driver.calls).toEqual([]);
+    await expect(firstValueFrom(insert$)).resolves.toBe('inserted');
+    await firstValueFrom(insert$);
+    expect(driver.calls).toEqual([
+      { name: 'insert', args: [{ a: 1 }, { ordered: true }] },
+      { name: 'insert', args: [{ a: 1 }, { ordered: true }] },
+    ]);
+  });
+
+  it('adds a per-subscriber signal at the options index of abortable calls, filling missing arguments', async () => {
+    const { host: h, driver } = host();
+    const subscription = h.lookup().subscribe();
+    const [call] = driver.calls;
+    expect(call.args[0]).toBeUndefined();
+    const signal = (call.args[1] as { signal: AbortSignal }).signal;
+    expect(signal).toBeInstanceOf(AbortSignal);
+    subscription.unsubscribe();
+    expect(signal.aborted).toBe(true);
+    driver.pending!.reject(signal.reason);
+    await settle();
+  });
+
+  it('keeps the caller options and combines the caller signal with its own', async () => {
+    const { host: h, driver } = host();
+    const mine = new AbortController();
+    const options = { projection: { a: 1 }, signal: mine.signal };
+    const subscription = h.lookup({ a: 1 }, options).subscribe();
+    const given = driver.calls[0].args[1] as { projection: unknown; signal: AbortSignal };
+    expect(given).not.toBe(options);
+    expect(given.projection).toEqual({ a: 1 });
+    expect(options).toEqual({ projection: { a: 1 }, signal: mine.signal });
+    mine.abort();
+    expect(given.signal.aborted).toBe(true);
+    subscription.unsubscribe();
+    driver.pending!.reject(mine.signal.reason);
+    await settle();
+  });
+
+  it('turns cursor members into Observables of documents', async () => {
+    const { host: h, driver } = host();
+    const scan$ = h.scan({ x: 1 });
+    expect(driver.calls).toEqual([]);
+    await expect(lastValueFrom(scan$.pipe(toArray()))).resolves.toEqual([1, 2, 3]);
+  });
+
+  it('adopts collections returned by collection members', async () => {
+    const { host: h } = host();
+    await expect(firstValueFrom(h.rename('next'))).resolves.toEqual({ adopted: { renamedTo: 'next' } });
+  });
+
+  it('validates collection-name arguments at the call', () => {
+    const { host: h, driver } = host();
+    expect(() => h.rename('a$b')).toThrow(InvalidNameError);
+    expect(() => h.drop('')).toThrow(InvalidNameError);
+    expect(() => h.drop(7)).toThrow(TypeError);
+    expect(driver.calls).toEqual([]);
+  });
+
+  it('swaps an RxClientSession option for its driver session without touching the caller object', async () => {
+    const { host: h, driver } = host();
+    const driverSession = { id: 'fake' } as unknown as ClientSession;
+    const session = new RxClientSession(driverSession, fakeContext().context);
+    const options = { session, ordered: false };
+    await firstValueFrom(h.insert({ a: 1 }, options));
+    expect(driver.calls[0].args[1]).toEqual({ session: driverSession, ordered: false });
+    expect(options.session).toBe(session);
+  });
+});
+
+describe('unwrapSessions / withSignal', () => {
+  it('leaves arguments without an RxClientSession as they are', () => {
+    const doc = { session: 'a field of the document' };
+    const args = [doc, [1, 2], null, 3];
+    const out = unwrapSessions(args);
+    expect(out).toEqual(args);
+    expect(out[0]).toBe(doc);
+  });
+
+  it('pads the argument list up to the options index', () => {
+    const signal = new AbortController().signal;
+    expect(withSignal([], 2, signal)).toEqual([undefined, undefined, { signal }]);
+  });
+});
+
+describe('member tables cover the driver', () => {
+  /** Driver members deliberately not in a table, each with its reason in the table's doc comment. */
+  const EXCLUDED = {
+    Collection: ['constructor', 'fullNamespace', 'watch', 'initializeOrderedBulkOp', 'initializeUnorderedBulkOp', 'count'],
+    Db: ['constructor', 'admin', 'collection', 'watch'],
+  };
+
+  it.each([
+    ['Collection', Collection.prototype, COLLECTION_MEMBERS],
+    ['Db', Db.prototype, DATABASE_MEMBERS],
+  ] as const)('every member of the driver %s is mapped or excluded on purpose', (name, prototype, table) => {
+    const driverMembers = Object.getOwnPropertyNames(prototype).sort();
+    const covered = [...Object.keys(table), ...EXCLUDED[name]].sort();
+    expect(covered).toEqual(driverMembers);
+  });
+
+  it('maps driver getters as properties and driver methods as Observables', () => {
+    for (const [prototype, table] of [
+      [Collection.prototype, COLLECTION_MEMBERS],
+      [Db.prototype, DATABASE_MEMBERS],
+    ] as const) {
+      for (const [member, spec] of Object.entries(table)) {
+        const isGetter = Object.getOwnPropertyDescriptor(prototype, member)?.get !== undefined;
+        expect([member, spec.kind === 'property']).toEqual([member, isGetter]);
+      }
+    }
+  });
+});
