@@ -1,0 +1,189 @@
+/**
+ * `watch()`: hot, multicast change streams with resume-token checkpointing.
+ * The pieces (reader, token tracker, checkpointer, per-subscriber delivery,
+ * `consume()`) live in `./change-stream/`.
+ */
+import type { ChangeStreamDocument, Document, ResumeToken } from 'mongodb';
+import { Observable, Subject, type Subscription } from 'rxjs';
+import { fromEngine } from './internal/from-engine';
+import { describe } from './internal/names';
+import type { StreamConfig, StreamOwner } from './change-stream/config';
+import { ConsumeRun, type ChangeHandler } from './change-stream/consume';
+import { CheckpointLease } from './change-stream/lease';
+import { resolveHighWaterMark, resolveWatchOptions, type ConsumeOptions, type RxWatchOptions } from './change-stream/options';
+import type { OpenChangeStream } from './change-stream/reader';
+import { Hub } from './change-stream/shared';
+import type { ChangeStreamStatus } from './change-stream/status';
+
+export type { RetryOptions } from './change-stream/backoff';
+export type { ChangeHandler } from './change-stream/consume';
+export type { CheckpointOptions, ConsumeOptions, RxWatchOptions } from './change-stream/options';
+export type { HistoryLostInfo, HistoryLostPolicy, OpenChangeStream } from './change-stream/reader';
+export type { ChangeStreamStatus } from './change-stream/status';
+export type { StreamOwner } from './change-stream/config';
+
+/**
+ * A change stream as a hot, multicast `Observable` of change events — what
+ * `watch()` on a client, database or collection returns.
+ *
+ * Motor counterpart: `MotorChangeStream` (from `watch()`); driver
+ * counterpart: `ChangeStream`. Unlike both, one instance serves any number
+ * of subscribers from **one** server cursor, can keep its position in a
+ * {@link CheckpointStore}, and restarts itself after outages.
+ *
+ * - **Multicast**: the cursor opens on the first subscriber (or
+ *   {@link connect}) and closes — `killCursors` — when the last one leaves,
+ *   after `linger` ms if set. Subscribers get the events from their arrival
+ *   on. Each subscriber has its own queue drained on the `scheduler` in
+ *   short slices, so one that is slow or throws does not hold up the others;
+ *   one that falls `bufferSize` events behind errors alone with
+ *   `SubscriberOverflowError` (no event is skipped silently).
+ * - **Checkpoints** (`checkpoint` option): the stored token is loaded on
+ *   open and the stream starts after it (`startAfter`, valid even after an
+ *   invalidate); positions are saved once every current subscriber has been
+ *   handed the event, and on quiet or filtered streams as the server's
+ *   post-batch token advances; saves are batched (`every`) and flushed when
+ *   the stream closes, before subscribers see `error`/`complete`.
+ * - **Acknowledged consumption**: {@link consume} for at-least-once
+ *   processing with bounded memory.
+ * - **Recovery**: the driver resumes resumable errors itself; errors it
+ *   surfaces (server selection, outages beyond its single retry) restart
+ *   the stream from its last position after a backoff (`retry`);
+ *   other errors (auth, bad pipeline) error it at once; history loss
+ *   follows `onHistoryLost`, invalidates `onInvalidate`.
+ * - **Reports** every occurrence on {@link status$}.
+ *
+ * Bad options throw at the call (`TypeError`, `RangeError`).
+ *
+ * @example Live dashboard
+ * ```ts
+ * const orders$ = client.db('shop').collection<Order>('orders')
+ *   .watch([{ $match: { operationType: 'insert' } }], { linger: 5_000 });
+ * orders$.subscribe((change) => tile.add(change.fullDocument));
+ * orders$.subscribe(() => counter.increment()); // same cursor
+ * ```
+ * @see https://www.mongodb.com/docs/manual/changeStreams/
+ */
+export class RxChangeStream<
+  TSchema extends Document = Document,
+  TChange extends Document = ChangeStreamDocument<TSchema>,
+> extends Observable<TChange> {
+  /**
+   * Every opened, retrying, resumed, checkpointed, historyLost, invalidated
+   * and closed occurrence of this stream's subscriptions (the shared one and
+   * each `consume()`), each exactly once, from the moment of subscribing
+   * (hot, never completes).
+   */
+  readonly status$: Observable<ChangeStreamStatus>;
+
+  private readonly config: StreamConfig<TChange>;
+  private readonly hub: Hub<TChange>;
+  private latest: ResumeToken | undefined;
+
+  /**
+   * Use `watch()` on a client, database or collection. Validates at once.
+   *
+   * @param open - opens a driver change stream, e.g.
+   *   `(pipeline, options) => collection.watch(pipeline, options)`
+   * @param pipeline - stages after `$changeStream`
+   * @param options - the driver's change-stream options plus rxmongo's
+   * @param owner - the client whose `close()` must first end this stream's
+   *   subscriptions (killing cursors, saving checkpoints); they then error
+   *   with `ClientClosedError`
+   */
+  constructor(
+    open: OpenChangeStream<TChange>,
+    pipeline?: Document[],
+    options?: RxWatchOptions<TChange>,
+    owner?: StreamOwner,
+  ) {
+    if (typeof open !== 'function') {
+      throw new TypeError(`RxChangeStream needs a function opening a driver change stream, got ${describe(open)}`);
+    }
+    const resolved = resolveWatchOptions<TChange>(pipeline, options);
+    let hub: Hub<TChange> | undefined;
+    super((subscriber) => hub?.attach(subscriber));
+    const status = new Subject<ChangeStreamStatus>();
+    this.status$ = status.asObservable();
+    const checkpoint = resolved.checkpoint;
+    this.config = {
+      ...resolved,
+      open,
+      checkpoint: checkpoint && { ...checkpoint, lease: new CheckpointLease(checkpoint.key) },
+      owner,
+      report: (event) => status.next(event),
+      moved: (token) => {
+        this.latest = token;
+      },
+    };
+    hub = new Hub(this.config);
+    this.hub = hub;
+  }
+
+  /**
+   * The newest position a subscription of this stream has handled (or
+   * loaded from its checkpoint): pass it as `startAfter` to continue from
+   * there. `undefined` before any.
+   *
+   * Driver counterpart: `ChangeStream.resumeToken` (which tracks the last
+   * event *returned*, handled or not).
+   */
+  get resumeToken(): ResumeToken | undefined {
+    return this.latest;
+  }
+
+  /**
+   * Opens the shared cursor now, without a subscriber, and keeps it open
+   * until the returned subscription is unsubscribed (then the usual
+   * last-subscriber rule applies). Subscribers arriving later see events
+   * from their arrival on.
+   *
+   * Throws `CheckpointInUseError` while a `consume()` of this stream writes
+   * the same checkpoint.
+   *
+   * RxJS counterpart: `ConnectableObservable.connect()`.
+   */
+  connect(): Subscription {
+    return this.hub.connect();
+  }
+
+  /**
+   * Processes changes one at a time, in order, for at-least-once handling:
+   * `handler` runs for a change only after the previous one's
+   * Observable/Promise completed (a `void` return counts as done), and only
+   * then is the change acknowledged and its position eligible for the
+   * checkpoint. The returned Observable emits what the handlers emit.
+   *
+   * A consume subscription has its own cursor, paced by the handler: at
+   * most `highWaterMark` events are held in memory (queued, in the handler,
+   * and in the driver's batch buffer), however slow the handler. A handler
+   * error ends it with the position of the last completed change saved, then
+   * errors the subscriber with that error. History loss, invalidates and
+   * outages follow the stream's options.
+   *
+   * Cold: each subscription opens its own cursor. With a `checkpoint`, one
+   * subscription (this, or the shared one) writes it at a time; another
+   * errors with `CheckpointInUseError`.
+   *
+   * Motor counterpart: `async for change in stream: await handle(change)`
+   * with your own `resume_after` bookkeeping.
+   *
+   * @example Event-sourcing projector
+   * ```ts
+   * events.watch([], { checkpoint: { store, key: 'projector', every: { events: 50 } } })
+   *   .consume((change) => projection.apply(change), { highWaterMark: 200 })
+   *   .subscribe({ error: (err) => log.fatal(err) });
+   * ```
+   */
+  consume<R = never>(handler: ChangeHandler<TChange, R>, options?: ConsumeOptions): Observable<R> {
+    if (typeof handler !== 'function') {
+      throw new TypeError(`consume() needs a handler function, got ${describe(handler)}`);
+    }
+    const highWaterMark = resolveHighWaterMark(options, this.config.highWaterMark);
+    return fromEngine<R>((sink) => {
+      const run = new ConsumeRun(this.config, handler, highWaterMark, sink);
+      run.start();
+      return () => run.unsubscribe();
+    });
+  }
+}

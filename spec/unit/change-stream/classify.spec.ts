@@ -1,0 +1,37 @@
+import { MongoError, MongoNetworkError, MongoServerError, Timestamp } from 'mongodb';
+import { classifyError, operationTimeOf } from '../../../lib/change-stream/classify';
+import { RxMongoError } from '../../../lib/errors';
+
+describe('classifyError', () => {
+  it('sorts ChangeStreamHistoryLost (286) as historyLost', () => {
+    expect(classifyError(new MongoServerError({ message: 'gone', code: 286 }))).toBe('historyLost');
+  });
+
+  it('sorts network errors, resumable labels and restartable codes as transient', () => {
+    expect(classifyError(new MongoNetworkError('socket closed'))).toBe('transient');
+    expect(classifyError(new MongoServerError({ message: 'x', code: 2, errorLabels: ['ResumableChangeStreamError'] }))).toBe('transient');
+    for (const code of [6, 7, 43, 89, 91, 189, 262, 9001, 10107, 11600, 11602, 13435, 13436]) {
+      expect([code, classifyError(new MongoServerError({ message: 'x', code }))]).toEqual([code, 'transient']);
+    }
+  });
+
+  it('sorts auth, bad pipeline, invalid token and non-Mongo errors as fatal', () => {
+    expect(classifyError(new MongoServerError({ message: 'auth', code: 18 }))).toBe('fatal');
+    expect(classifyError(new MongoServerError({ message: 'unauthorized', code: 13 }))).toBe('fatal');
+    expect(classifyError(new MongoServerError({ message: 'Unrecognized pipeline stage', code: 40324 }))).toBe('fatal');
+    expect(classifyError(new MongoServerError({ message: 'bad token', code: 260 }))).toBe('fatal');
+    expect(classifyError(new MongoError('api misuse'))).toBe('fatal');
+    expect(classifyError(new RxMongoError('ours'))).toBe('fatal');
+    expect(classifyError(new Error('plain'))).toBe('fatal');
+    expect(classifyError('a string')).toBe('fatal');
+  });
+});
+
+describe('operationTimeOf', () => {
+  it('reads the server reply operationTime, when there is one', () => {
+    const time = new Timestamp({ t: 5, i: 7 });
+    expect(operationTimeOf(new MongoServerError({ message: 'x', code: 286, operationTime: time }))).toBe(time);
+    expect(operationTimeOf(new MongoServerError({ message: 'x', code: 286 }))).toBeUndefined();
+    expect(operationTimeOf(new Error('x'))).toBeUndefined();
+  });
+});
