@@ -1,0 +1,65 @@
+/**
+ * The projector, run as its own process so it can be killed: consumes the
+ * `orderEvents` change stream with `consume()` and keeps its position in a
+ * `CollectionCheckpointStore`, so a restart continues after the last saved
+ * checkpoint. Reports on stdout, one JSON object a line: `opened`,
+ * `checkpointed`, `applied`/`duplicate` (with the event id), `error`.
+ *
+ *   node --import tsx demos/event-sourcing/consumer.ts <uri> <database> <checkpoint key>
+ *
+ * SIGTERM stops it cleanly (last checkpoint saved, cursor killed).
+ */
+import type { ChangeStreamInsertDocument } from 'mongodb';
+import { lastValueFrom, tap } from 'rxjs';
+import { CollectionCheckpointStore, RxMongoClient, type CheckpointDocument } from '../../lib';
+import { applyEvent, CHECKPOINT_EVERY, type Balance, type OrderEvent } from './projection';
+
+function report(line: Record<string, unknown>): void {
+  process.stdout.write(`${JSON.stringify(line)}\n`);
+}
+
+function main(): void {
+  const [uri, database, key] = process.argv.slice(2);
+  if (!uri || !database || !key) {
+    console.error('usage: consumer.ts <uri> <database> <checkpoint key>');
+    process.exit(2);
+  }
+  const client = new RxMongoClient(uri, { appName: 'rxmongo-es-consumer' });
+  const db = client.db(database);
+  const balances = db.collection<Balance>('balances');
+  const store = new CollectionCheckpointStore(
+    db.collection<CheckpointDocument>('checkpoints').withOptions({ writeConcern: { w: 'majority' } }).driver,
+  );
+  const events = db
+    .collection<OrderEvent>('orderEvents')
+    .watch<OrderEvent, ChangeStreamInsertDocument<OrderEvent>>([{ $match: { operationType: 'insert' } }], {
+      checkpoint: { store, key, every: { events: CHECKPOINT_EVERY, ms: 250 } },
+    });
+
+  const status = events.status$.subscribe((s) => {
+    if (s.type === 'opened' || s.type === 'checkpointed' || s.type === 'resumed' || s.type === 'historyLost') report({ t: s.type });
+  });
+  const projecting = events
+    .consume((change) =>
+      applyEvent(balances, change.fullDocument).pipe(tap((outcome) => report({ t: outcome, id: change.fullDocument._id }))),
+    )
+    .subscribe({
+      error: (error: unknown) => {
+        report({ t: 'error', message: error instanceof Error ? `${error.name}: ${error.message}` : String(error) });
+        process.exit(1);
+      },
+    });
+
+  process.once('SIGTERM', () => {
+    projecting.unsubscribe();
+    lastValueFrom(client.close(), { defaultValue: undefined }).then(
+      () => {
+        status.unsubscribe();
+        process.exit(0);
+      },
+      () => process.exit(1),
+    );
+  });
+}
+
+main();
