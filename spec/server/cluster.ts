@@ -38,6 +38,8 @@ export class ReplicaSet extends EventEmitter {
 
   private constructor(options: ReplicaSetOptions) {
     super();
+    // Every streaming hello waits on 'topologyChanged'.
+    this.setMaxListeners(0);
     this.store = new Store(options);
     this.setName = options.setName ?? 'rs0';
     this.mongos = options.mongos ?? false;
@@ -90,25 +92,36 @@ export class ReplicaSet extends EventEmitter {
     return description;
   }
 
+  /** Responding secondaries that could take over from the primary. */
+  get electable(): Member[] {
+    return this.list.filter((m) => m.role === 'secondary' && m.responding);
+  }
+
   /**
    * The primary steps down and the next data member is elected; with no
-   * other electable member the set is left without a primary.
+   * other electable member the set is left without a primary. Open
+   * transactions are aborted, as a stepdown does in mongod.
    */
   stepDown(): Member | undefined {
     const old = this.primary;
     if (!old) return undefined;
-    const electable = this.list.filter((m) => m.role === 'secondary' && m.responding);
+    const electable = this.electable;
     const next = electable.find((m) => this.list.indexOf(m) > this.list.indexOf(old)) ?? electable[0];
     old.role = 'secondary';
+    this.sessions.abortAll();
     if (next) this.elect(next);
-    this.topologyChanged();
+    else this.topologyChanged();
     return next;
   }
 
   /** Makes `member` primary (the current one, if any, becomes secondary). */
   elect(member: Member): void {
+    if (member.role !== 'primary' && member.role !== 'secondary') {
+      throw new Error(`${member.address} is ${member.role === 'arbiter' ? 'an arbiter' : 'a router'} and cannot be elected`);
+    }
     const current = this.primary;
     if (current && current !== member) current.role = 'secondary';
+    if (current !== member) this.sessions.abortAll();
     member.role = 'primary';
     this.electionCounter += 1;
     this.electionId = ReplicaSet.electionIdFor(this.electionCounter);

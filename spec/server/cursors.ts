@@ -2,6 +2,7 @@
  * Server cursors: the registry each member keeps, the generic batch logic
  * shared by every cursor kind, and `getMore`/`killCursors`.
  */
+import type { Socket } from 'node:net';
 import { BSON, Long, type Document } from 'bson';
 import { CommandError } from './errors';
 
@@ -28,6 +29,10 @@ export interface OpenCursor {
   ns: string;
   source: CursorSource;
   lsid?: Document;
+  /** Opened by `aggregate` with `$changeStream`: its getMore errors may carry ResumableChangeStreamError. */
+  changeStream?: boolean;
+  /** For `$currentOp` with `idleCursors: true`. */
+  createdDate: Date;
 }
 
 export class CursorRegistry {
@@ -41,14 +46,18 @@ export class CursorRegistry {
     if (!batch.exhausted) {
       // Random-looking 63-bit ids, like mongod's.
       id = Long.fromBigInt((BigInt(Math.floor(Math.random() * 2 ** 31)) << 32n) | this.nextId++);
-      this.open.set(id.toString(), { id, ns, source, lsid });
+      this.open.set(id.toString(), { id, ns, source, lsid, createdDate: new Date() });
     } else {
       source.close?.();
     }
     return { cursor: { firstBatch: batch.docs, id, ns, ...batch.extra }, ok: 1 };
   }
 
-  async getMore(cmd: Document, db: string): Promise<Document> {
+  /**
+   * Serves a getMore. A client that disconnects while its getMore waits
+   * (awaitData) interrupts it and the cursor goes with it, as in mongod.
+   */
+  async getMore(cmd: Document, db: string, client?: { socket: Socket }): Promise<Document> {
     const raw = cmd.getMore;
     if (!Long.isLong(raw) && typeof raw !== 'number' && typeof raw !== 'bigint') {
       throw new CommandError('TypeMismatch', "Field 'getMore' must be of type long in: getMore");
@@ -68,11 +77,15 @@ export class CursorRegistry {
     const batchSize = typeof cmd.batchSize === 'number' && cmd.batchSize > 0 ? cmd.batchSize : undefined;
     const maxTimeMS = typeof cmd.maxTimeMS === 'number' ? cmd.maxTimeMS : undefined;
     let batch: Batch;
+    const disconnected = (): void => this.kill(key);
+    client?.socket.once('close', disconnected);
     try {
       batch = await cursor.source.next(batchSize, maxTimeMS);
     } catch (err) {
       this.kill(key);
       throw err;
+    } finally {
+      client?.socket.off('close', disconnected);
     }
     if (batch.exhausted) this.kill(key);
     return {
@@ -98,6 +111,20 @@ export class CursorRegistry {
       }
     }
     return { cursorsKilled, cursorsNotFound, cursorsAlive: [], cursorsUnknown: [], ok: 1 };
+  }
+
+  markChangeStream(id: Long | number | bigint): void {
+    const cursor = this.open.get(Long.fromValue(id as number).toString());
+    if (cursor) cursor.changeStream = true;
+  }
+
+  isChangeStream(id: Long | number | bigint): boolean {
+    return this.open.get(Long.fromValue(id as number).toString())?.changeStream === true;
+  }
+
+  /** The open cursors, as `$currentOp` with `idleCursors: true` lists them. */
+  list(): OpenCursor[] {
+    return [...this.open.values()];
   }
 
   /** Cursors opened by a session, for endSessions/killSessions. */

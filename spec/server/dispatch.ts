@@ -8,13 +8,18 @@ import { COMMANDS } from './commands';
 import type { CommandContext, CommandSpec } from './commands/types';
 import type { Connection } from './connection';
 import { CODES, CommandError, errorReply } from './errors';
-import { beginCommand, endCommand } from './sessions';
-import type { Request } from './wire';
+import { blockTime } from './fail-points';
+import { beginCommand, endCommand, StatementView, type Transaction } from './sessions';
+import { OP_MSG, OP_QUERY, type Request } from './wire';
 
-/** Codes after which a retryable write may be retried (mongod labels them). */
-const RETRYABLE_CODES = new Set<number>([
-  6, 7, 89, 91, 189, 262, 9001, 10107, 11600, 11602, 13435, 13436, 63, 150, 134,
-]);
+/** mongod's RetriableError category: after these a retryable write or read may be tried again. */
+const RETRIABLE_CODES = new Set<number>([6, 7, 89, 91, 134, 189, 262, 9001, 10107, 11600, 11602, 13435, 13436]);
+/** Network errors and stale routing, which a change stream may also resume after. */
+const RESUMABLE_CHANGE_STREAM_CODES = new Set<number>([...RETRIABLE_CODES, 133, 150, 234, 13388]);
+/** Errors a transaction statement may be retried after by retrying the whole transaction. */
+const TRANSIENT_TRANSACTION_CODES = new Set<number>([CODES.WriteConflict, CODES.LockTimeout]);
+/** Since MongoDB 6.0 only the handshake and authentication may come as OP_QUERY. */
+const OP_QUERY_COMMANDS = new Set(['hello', 'isMaster', 'ismaster', 'saslStart', 'saslContinue', 'authenticate', 'getnonce']);
 
 /** Answers one request; `undefined` means no reply is sent (the connection was closed). */
 export async function dispatch(connection: Connection, request: Request): Promise<Document | undefined> {
@@ -40,52 +45,128 @@ async function run(
   const { member } = connection;
   const cmd = request.command;
   if (name === undefined) return errorReply(CODES.FailedToParse, 'Command document is empty');
+  if (request.opCode === OP_QUERY && !OP_QUERY_COMMANDS.has(name)) {
+    return new CommandError(
+      'UnsupportedOpQueryCommand',
+      `Unsupported OP_QUERY command: ${name}. The client driver may require an upgrade.`,
+    ).toReply();
+  }
   if (!spec) return new CommandError('CommandNotFound', `no such command: '${name}'`).toReply();
 
-  const fail = name === 'configureFailPoint' ? undefined : member.failPoints.match(name, connection.appName);
-  if (fail?.blockConnection) await sleep(fail.blockTimeMS ?? 0);
-  if (fail?.closeConnection) {
-    connection.destroy();
-    return undefined;
-  }
-  if (fail?.errorCode !== undefined) {
-    return errorReply(fail.errorCode, `Failing command ${name} via 'failCommand' failpoint`, fail.errorLabels);
-  }
-
-  const ctx: CommandContext = {
-    rs: member.rs,
-    member,
-    store: member.rs.store,
-    connection,
-    request,
-    db: request.db,
-    view: member.rs.store,
-  };
-  let retryable = false;
-  try {
-    checkRole(ctx, spec, cmd);
-    if (spec.adminOnly && ctx.db !== 'admin') {
-      throw new CommandError('Unauthorized', `${name} may only be run against the admin database.`);
+  const names = { name: spec.name, names: [spec.name, ...(spec.aliases ?? [])] };
+  const ns = `${request.db}.${typeof cmd[name] === 'string' ? cmd[name] : '$cmd'}`;
+  for (let attempt = 0; ; attempt++) {
+    const ctx: CommandContext = {
+      rs: member.rs,
+      member,
+      store: member.rs.store,
+      connection,
+      request,
+      db: request.db,
+      view: new StatementView(member.rs.store, member.rs.sessions),
+    };
+    let reply: Document;
+    try {
+      checkRole(ctx, spec, cmd);
+      if (spec.adminOnly && ctx.db !== 'admin') {
+        throw new CommandError('Unauthorized', `${name} may only be run against the admin database.`);
+      }
+      const begun = beginCommand(ctx, spec, cmd);
+      // As in mongod, the fail point acts once the session is checked out, before the command runs.
+      const fail = attempt === 0 ? member.failPoints.match(names, connection.appName, ns) : undefined;
+      if (fail?.blockConnection) await sleep(blockTime(fail));
+      if (fail?.closeConnection) {
+        connection.destroy();
+        return undefined;
+      }
+      if (fail?.errorCode !== undefined) {
+        return failedReply(ctx, spec, cmd, errorReply(fail.errorCode, "Failing command via 'failCommand' failpoint"), fail.errorLabels);
+      }
+      if (begun.cachedReply) return { ...begun.cachedReply };
+      reply = { ok: 1, ...(await spec.run(ctx, cmd)) };
+      if (spec.name === 'aggregate') markChangeStream(ctx, cmd, reply);
+    } catch (err) {
+      if (!(err instanceof CommandError)) throw err;
+      reply = err.toReply();
     }
-    const begun = beginCommand(ctx, spec, cmd);
-    retryable = begun.retryableWrite;
-    if (begun.cachedReply) return { ...begun.cachedReply };
-    const reply: Document = { ok: 1, ...(await spec.run(ctx, cmd)) };
+    const blockedBy = ctx.view instanceof StatementView && ctx.view.writes === 0 ? ctx.view.blockedBy : undefined;
+    if (blockedBy) {
+      // A write outside a transaction met a document an open transaction holds: wait, then run again.
+      const waited = await waitFor(blockedBy, cmd.maxTimeMS);
+      if (!connection.isClosed && waited) continue;
+      if (!waited) reply = new CommandError('MaxTimeMSExpired', 'operation exceeded time limit').toReply();
+    }
+    if (reply.ok !== 1) return failedReply(ctx, spec, cmd, reply);
     endCommand(ctx, spec, cmd, reply);
-    if (fail?.writeConcernError) reply.writeConcernError = fail.writeConcernError;
-    else if (fail?.errorLabels && reply.ok === 1) reply.errorLabels = fail.errorLabels;
-    return reply;
-  } catch (err) {
-    if (!(err instanceof CommandError)) throw err;
-    const reply = err.toReply();
-    const labels = new Set<string>((reply.errorLabels as string[] | undefined) ?? []);
-    if (retryable && RETRYABLE_CODES.has(err.code)) labels.add('RetryableWriteError');
-    if (ctx.transaction) {
-      ctx.transaction.failed(err, labels);
+    const wce = member.failPoints.writeConcernError(names, connection.appName, ns);
+    if (wce?.writeConcernError) {
+      reply.writeConcernError = { ...wce.writeConcernError };
+      delete reply.writeConcernError.errorLabels;
+      const labels =
+        wce.errorLabels ??
+        (wce.writeConcernError.errorLabels as string[] | undefined) ??
+        errorLabels(spec, cmd, undefined, Number(wce.writeConcernError.code));
+      if (labels.length > 0) reply.errorLabels = labels;
     }
-    if (labels.size > 0) reply.errorLabels = [...labels];
     return reply;
   }
+}
+
+/**
+ * Finishes an error reply: the labels mongod would add (or the fail point's,
+ * which replace them), and the abort of the transaction the statement was in.
+ */
+function failedReply(
+  ctx: CommandContext,
+  spec: CommandSpec,
+  cmd: Document,
+  reply: Document,
+  override?: string[],
+): Document {
+  const labels = override ?? [
+    ...new Set([...((reply.errorLabels as string[] | undefined) ?? []), ...errorLabels(spec, cmd, reply.code)]),
+  ];
+  delete reply.errorLabels;
+  if (labels.length > 0) reply.errorLabels = labels;
+  if (ctx.transaction && spec.name !== 'commitTransaction' && spec.name !== 'abortTransaction') ctx.transaction.abort();
+  if (override || reply.code === CODES.CursorNotFound || spec.name !== 'getMore') return reply;
+  if (isChangeStreamCursor(ctx, cmd) && RESUMABLE_CHANGE_STREAM_CODES.has(Number(reply.code))) {
+    reply.errorLabels = [...labels, 'ResumableChangeStreamError'];
+  }
+  return reply;
+}
+
+/** The labels mongod's ErrorLabelBuilder gives an error (`code`) or a writeConcernError (`wceCode`). */
+function errorLabels(spec: CommandSpec, cmd: Document, code: unknown, wceCode?: number): string[] {
+  const labels: string[] = [];
+  const hasTxnNumber = cmd.txnNumber !== undefined;
+  const inTransaction = cmd.autocommit !== undefined;
+  const commitOrAbort = spec.name === 'commitTransaction' || spec.name === 'abortTransaction';
+  const errorCode = typeof code === 'number' ? code : undefined;
+  if (inTransaction && errorCode !== undefined) {
+    let transient = TRANSIENT_TRANSACTION_CODES.has(errorCode);
+    if (commitOrAbort) transient ||= errorCode === CODES.NoSuchTransaction && wceCode === undefined;
+    else transient ||= RETRIABLE_CODES.has(errorCode) || errorCode === CODES.NoSuchTransaction;
+    if (transient) labels.push('TransientTransactionError');
+  }
+  const retryableWrite = hasTxnNumber && (!inTransaction || commitOrAbort);
+  const retriable = (errorCode !== undefined && RETRIABLE_CODES.has(errorCode)) ||
+    (wceCode !== undefined && RETRIABLE_CODES.has(wceCode));
+  if (retryableWrite && retriable) labels.push('RetryableWriteError');
+  return labels;
+}
+
+/** Remembers that an aggregate opened a change stream cursor, whose getMore errors may be resumable. */
+function markChangeStream(ctx: CommandContext, cmd: Document, reply: Document): void {
+  const first = Array.isArray(cmd.pipeline) ? (cmd.pipeline[0] as Document | undefined) : undefined;
+  const id = (reply.cursor as Document | undefined)?.id;
+  if (first?.$changeStream !== undefined && id !== undefined) ctx.member.cursors.markChangeStream(id);
+}
+
+function isChangeStreamCursor(ctx: CommandContext, cmd: Document): boolean {
+  const id = cmd.getMore;
+  return (Long.isLong(id) || typeof id === 'number' || typeof id === 'bigint') &&
+    ctx.member.cursors.isChangeStream(id);
 }
 
 function checkRole(ctx: CommandContext, spec: CommandSpec, cmd: Document): void {
@@ -105,7 +186,16 @@ function checkRole(ctx: CommandContext, spec: CommandSpec, cmd: Document): void 
 function secondaryOk(opCode: number, cmd: Document): boolean {
   const mode = (cmd.$readPreference as Document | undefined)?.mode;
   // OP_MSG without $readPreference means primary; a legacy OP_QUERY relies on its flags.
-  return mode !== undefined ? mode !== 'primary' : opCode !== 2013;
+  return mode !== undefined ? mode !== 'primary' : opCode !== OP_MSG;
+}
+
+/** Resolves true when `txn` ends, false if `maxTimeMS` passes first. */
+function waitFor(txn: Transaction, maxTimeMS: unknown): Promise<boolean> {
+  const ms = Number(maxTimeMS);
+  if (!(ms > 0)) return txn.finished.then(() => true);
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  return Promise.race([txn.finished.then(() => true), expired]).finally(() => clearTimeout(timer));
 }
 
 export function clusterTimeDoc(clusterTime: unknown): Document {

@@ -6,6 +6,7 @@ import type { Document } from 'bson';
 
 export const CODES = {
   InternalError: 1,
+  ClientMetadataMissingField: 183,
   BadValue: 2,
   NoSuchKey: 4,
   FailedToParse: 9,
@@ -45,9 +46,72 @@ export const CODES = {
   OperationNotSupportedInTransaction: 263,
   InvalidReplicaSetConfig: 93,
   BSONObjectTooLarge: 10334,
-  InvalidUUID: 37,
+  InvalidUUID: 207,
+  FailPointSetFailed: 266,
+  UnsupportedOpQueryCommand: 352,
+  ExceededTimeLimit: 262,
+  LockTimeout: 24,
+  ConflictingOperationInProgress: 117,
+  HostUnreachable: 6,
+  HostNotFound: 7,
+  UnknownError: 8,
+  Overflow: 15,
+  ProtocolError: 17,
+  InvalidBSON: 22,
+  WriteConcernTimeout: 64,
+  NetworkTimeout: 89,
+  ShutdownInProgress: 91,
+  OperationFailed: 96,
+  UnsatisfiableWriteConcern: 100,
+  DocumentValidationFailure: 121,
+  FailedToSatisfyReadPreference: 133,
+  ReadConcernMajorityNotAvailableYet: 134,
+  StaleEpoch: 150,
+  QueryPlanKilled: 175,
+  IllegalOpMsgFlag: 223,
+  RetryChangeStream: 234,
+  CursorKilled: 237,
+  ClientDisconnect: 279,
+  ChecksumMismatch: 288,
+  SocketException: 9001,
+  InterruptedAtShutdown: 11600,
+  NotPrimaryOrSecondary: 13436,
+  StaleConfig: 13388,
   Location51080: 51080,
   Location10065: 10065,
+  Location31368: 31368,
+  Location31373: 31373,
+  Location31382: 31382,
+  Location40571: 40571,
+  NoMatchingDocument: 47,
+  CappedPositionLost: 136,
+  InvalidResumeToken: 260,
+  Location40323: 40323,
+  Location40415: 40415,
+  Location50808: 50808,
+  Location40602: 40602,
+  Location40647: 40647,
+  Location40674: 40674,
+  Location50865: 50865,
+  Location7182500: 7182500,
+  Location7182800: 7182800,
+  Location7182802: 7182802,
+  // Data and DDL commands (commands/crud.ts, commands/ddl.ts).
+  PathNotViable: 28,
+  DollarPrefixedFieldName: 52,
+  EmptyFieldName: 56,
+  NotSingleValueField: 54,
+  CannotCreateIndex: 67,
+  CommandNotSupported: 115,
+  InvalidIndexSpecificationOption: 197,
+  Location13113: 13113,
+  Location15956: 15956,
+  Location15975: 15975,
+  Location31250: 31250,
+  Location31254: 31254,
+  Location40414: 40414,
+  Location40601: 40601,
+  Location51024: 51024,
 } as const;
 
 export type CodeName = keyof typeof CODES;
@@ -61,7 +125,7 @@ export class CommandError extends Error {
 
   constructor(codeName: CodeName, message: string, options: { labels?: string[]; extra?: Document } = {}) {
     super(message);
-    this.codeName = codeName.startsWith('Location') ? '' : codeName;
+    this.codeName = codeName;
     this.code = CODES[codeName];
     this.labels = options.labels ?? [];
     this.extra = options.extra ?? {};
@@ -75,11 +139,10 @@ export class CommandError extends Error {
   }
 }
 
-/** A reply for an arbitrary code, as `failCommand` injects it. */
+/** A reply for an arbitrary code, as `failCommand` injects it; mongod names unlisted codes `Location<code>`. */
 export function errorReply(code: number, message: string, labels: string[] = []): Document {
-  const name = (Object.keys(CODES) as CodeName[]).find((k) => CODES[k] === code && !k.startsWith('Location'));
-  const reply: Document = { ok: 0, errmsg: message, code };
-  if (name) reply.codeName = name;
+  const name = (Object.keys(CODES) as CodeName[]).find((k) => CODES[k] === code);
+  const reply: Document = { ok: 0, errmsg: message, code, codeName: name ?? `Location${code}` };
   if (labels.length > 0) reply.errorLabels = labels;
   return reply;
 }
@@ -103,7 +166,25 @@ export function bsonTypeName(value: unknown): string {
   if (typeof value === 'boolean') return 'bool';
   if (typeof value === 'number') return Number.isInteger(value) ? 'int' : 'double';
   if (value instanceof Date) return 'date';
+  if (value instanceof RegExp) return 'regex';
   const bsontype = (value as { _bsontype?: string })._bsontype;
-  if (bsontype) return bsontype === 'Int32' ? 'int' : bsontype === 'Long' ? 'long' : bsontype.toLowerCase();
+  if (bsontype) return BSON_TYPE_NAMES[bsontype] ?? bsontype.toLowerCase();
   return 'object';
 }
+
+/** mongod's `typeName` for the bson library's classes. */
+const BSON_TYPE_NAMES: Record<string, string> = {
+  Int32: 'int',
+  Long: 'long',
+  Double: 'double',
+  Decimal128: 'decimal',
+  ObjectId: 'objectId',
+  Binary: 'binData',
+  Timestamp: 'timestamp',
+  BSONRegExp: 'regex',
+  Code: 'javascript',
+  MinKey: 'minKey',
+  MaxKey: 'maxKey',
+  BSONSymbol: 'symbol',
+  DBRef: 'object',
+};

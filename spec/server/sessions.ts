@@ -2,11 +2,36 @@
  * Logical sessions: retryable-write de-duplication by `lsid` + `txnNumber`,
  * and multi-document transactions as snapshots of the store whose writes are
  * staged and committed atomically at one cluster time.
+ *
+ * Locking follows mongod: a transaction that writes a document holds it until
+ * it ends; another transaction writing it fails at once with WriteConflict
+ * (TransientTransactionError), and so does a transaction writing a document
+ * changed after its snapshot. A write outside any transaction waits for the
+ * holder to end and then runs (see {@link StatementView}).
  */
-import { UUID, type Binary, type Document } from 'bson';
+import { Timestamp, UUID, type Binary, type Document } from 'bson';
 import type { CommandContext, CommandSpec } from './commands/types';
 import { CommandError } from './errors';
 import { CollectionData, idKey, type DataView, type Mutation, type Store } from './store';
+
+/** mongod's `transactionLifetimeLimitSeconds` default: an open transaction older than this is aborted. */
+export const TRANSACTION_LIFETIME_MS = 60_000;
+
+const WRITE_CONFLICT_MESSAGE =
+  'Write conflict during plan execution and yielding is disabled. :: Please retry your operation or multi-document transaction.';
+
+/** The lock key of the document a mutation writes. */
+function lockKey(m: Mutation): string {
+  const id = m.op === 'insert' ? m.doc._id : m.before._id;
+  return `${m.db}.${m.coll}|${idKey(id)}`;
+}
+
+/** A write outside a transaction hit a document an open transaction holds. */
+export class LockConflict extends CommandError {
+  constructor(readonly holder: Transaction) {
+    super('WriteConflict', WRITE_CONFLICT_MESSAGE);
+  }
+}
 
 export function lsidKey(lsid: Document): string {
   const id = lsid.id as Binary | undefined;
@@ -48,6 +73,16 @@ export class SessionRegistry {
     return session;
   }
 
+  /** Aborts every open transaction, as a stepdown or killAllSessions does. */
+  abortAll(): void {
+    for (const session of this.sessions.values()) session.transaction?.abort();
+  }
+
+  /** The transaction holding the document a write outside any transaction wants. */
+  holder(m: Mutation): Transaction | undefined {
+    return this.locks.get(lockKey(m));
+  }
+
   get size(): number {
     return this.sessions.size;
   }
@@ -58,37 +93,46 @@ type TxnState = 'inProgress' | 'committed' | 'aborted';
 /** A transaction's private view: copies of the collections it touched, plus staged writes. */
 export class Transaction implements DataView {
   state: TxnState = 'inProgress';
+  /** Resolves when the transaction commits or aborts; writes waiting on its locks go on then. */
+  readonly finished: Promise<void>;
+  /** The cluster time its reads see: the newest when it started. */
+  private readonly snapshot: Timestamp;
   private readonly working = new Map<string, CollectionData | null>();
   private readonly mutations: Mutation[] = [];
   private readonly written = new Set<string>();
+  private resolveFinished!: () => void;
+  private readonly lifetime: NodeJS.Timeout;
 
   constructor(
     readonly store: Store,
     readonly registry: SessionRegistry,
     readonly lsid: Document,
     readonly txnNumber: bigint,
-  ) {}
+  ) {
+    this.snapshot = store.clusterTime;
+    this.finished = new Promise((resolve) => (this.resolveFinished = resolve));
+    this.lifetime = setTimeout(() => this.abort(), TRANSACTION_LIFETIME_MS);
+    this.lifetime.unref();
+  }
 
   collection(db: string, coll: string): CollectionData | undefined {
     const ns = `${db}.${coll}`;
-    if (!this.working.has(ns)) this.working.set(ns, this.store.collection(db, coll)?.clone() ?? null);
+    if (!this.working.has(ns)) this.working.set(ns, this.snapshotOf(db, coll));
     return this.working.get(ns) ?? undefined;
   }
 
   write(m: Mutation): void {
+    if (this.state !== 'inProgress') {
+      throw new CommandError('NoSuchTransaction', `Transaction with { txnNumber: ${this.txnNumber} } has been aborted.`);
+    }
     const ns = `${m.db}.${m.coll}`;
     const id = m.op === 'insert' ? m.doc._id : m.before._id;
-    const lock = `${ns}|${idKey(id)}`;
+    const lock = lockKey(m);
     let data = this.collection(m.db, m.coll);
     if (!this.written.has(lock)) {
       const owner = this.registry.locks.get(lock);
       const changedSince = this.store.collection(m.db, m.coll)?.get(id) !== data?.get(id);
-      if ((owner && owner !== this) || changedSince) {
-        throw new CommandError(
-          'WriteConflict',
-          'Write conflict during plan execution and yielding is disabled. :: Please retry your operation or multi-document transaction.',
-        );
-      }
+      if ((owner && owner !== this) || changedSince) throw new CommandError('WriteConflict', WRITE_CONFLICT_MESSAGE);
     }
     if (!data) this.working.set(ns, (data = new CollectionData(this.store.collection(m.db, m.coll)?.uuid ?? new UUID(), {})));
     if (m.op === 'insert') {
@@ -119,18 +163,71 @@ export class Transaction implements DataView {
     if (this.state === 'inProgress') this.finish('aborted');
   }
 
-  /** A failed statement aborts the transaction; conflicts are worth retrying whole. */
-  failed(err: CommandError, labels: Set<string>): void {
-    if (this.state !== 'inProgress') return;
-    this.abort();
-    if (err.code === 112 || err.code === 251) labels.add('TransientTransactionError');
-  }
-
   private finish(state: TxnState): void {
     this.state = state;
+    clearTimeout(this.lifetime);
     for (const lock of this.written) {
       if (this.registry.locks.get(lock) === this) this.registry.locks.delete(lock);
     }
+    this.resolveFinished();
+  }
+
+  /**
+   * The collection as it was at the snapshot: the current copy with every
+   * later change in the retained oplog undone, newest first.
+   */
+  private snapshotOf(db: string, coll: string): CollectionData | null {
+    const current = this.store.collection(db, coll);
+    if (!current) return null;
+    const copy = current.clone();
+    const ns = `${db}.${coll}`;
+    const oplog = this.store.oplog;
+    for (let i = oplog.length - 1; i >= 0 && oplog[i].clusterTime.greaterThan(this.snapshot); i--) {
+      const entry = oplog[i];
+      if (entry.db !== db || entry.coll !== coll || !entry.documentKey) continue;
+      const now = copy.get(entry.documentKey._id);
+      if (now) copy.remove(now);
+      if (entry.op === 'insert' || !entry.before) continue;
+      try {
+        copy.put(ns, entry.before);
+      } catch {
+        copy.docs.set(idKey(entry.before._id), entry.before); // a unique index built after the snapshot
+      }
+    }
+    return copy;
+  }
+}
+
+/**
+ * The view a command outside any transaction reads and writes through: the
+ * committed store, with each write first checked against transaction locks.
+ * It remembers the first holder it met and how many writes got through, so
+ * the dispatcher can wait for the holder and run the command again when
+ * nothing was written yet — mongod's non-transactional writes wait rather
+ * than fail. A write blocked after others went through stays a WriteConflict
+ * (re-running would repeat them).
+ */
+export class StatementView implements DataView {
+  blockedBy?: Transaction;
+  writes = 0;
+
+  constructor(
+    private readonly store: Store,
+    private readonly registry: SessionRegistry,
+  ) {}
+
+  collection(db: string, coll: string): CollectionData | undefined {
+    return this.store.collection(db, coll);
+  }
+
+  write(m: Mutation): void {
+    const holder = this.registry.holder(m);
+    if (holder) {
+      this.blockedBy ??= holder;
+      throw new LockConflict(holder);
+    }
+    this.store.write(m);
+    this.writes += 1;
   }
 }
 
@@ -174,6 +271,7 @@ export function beginCommand(ctx: CommandContext, spec: CommandSpec, cmd: Docume
   if (txnNumber === session.txnNumber && session.retriedReply) {
     return { retryableWrite: true, cachedReply: session.retriedReply };
   }
+  if (txnNumber > session.txnNumber) session.transaction?.abort();
   session.txnNumber = txnNumber;
   session.retriedReply = undefined;
   return { retryableWrite: true };

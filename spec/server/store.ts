@@ -42,6 +42,11 @@ export interface OplogEntry {
   operationDescription?: Document;
   lsid?: Document;
   txnNumber?: bigint;
+  /**
+   * The collection had `changeStreamPreAndPostImages` enabled when the change
+   * was made, so change streams can show its pre- and post-image.
+   */
+  imagesRecorded?: boolean;
 }
 
 export interface UpdateDescription {
@@ -192,13 +197,19 @@ export class Store extends EventEmitter implements DataView {
   /** Retained history, oldest first. */
   readonly oplog: OplogEntry[] = [];
   historySize: number;
+  /**
+   * Where complete history begins: no entry at or after this position
+   * (cluster time, then txnOpIndex) was ever trimmed. Resuming before it is
+   * ChangeStreamHistoryLost.
+   */
+  historyStart: { clusterTime: Timestamp; txnOpIndex: number };
   private lastTime = new Timestamp({ t: 0, i: 0 });
 
   constructor(options: StoreOptions = {}) {
     super();
     this.setMaxListeners(0);
     this.historySize = options.historySize ?? 100_000;
-    this.tick();
+    this.historyStart = { clusterTime: this.tick(), txnOpIndex: 0 };
   }
 
   /** The newest cluster time handed out. */
@@ -261,7 +272,9 @@ export class Store extends EventEmitter implements DataView {
     for (const m of mutations) {
       const data = this.ensureCollection(m.db, m.coll);
       applyMutation(data, m);
-      entries.push(toEntry(m, data.uuid, txn));
+      const entry = toEntry(m, data.uuid, txn);
+      if (data.options.changeStreamPreAndPostImages?.enabled) entry.imagesRecorded = true;
+      entries.push(entry);
     }
     return this.record(entries, txn !== undefined);
   }
@@ -275,13 +288,19 @@ export class Store extends EventEmitter implements DataView {
       this.oplog.push({ ...entry, clusterTime: time, txnOpIndex: oneTime ? i : 0, wallTime });
     });
     const excess = this.oplog.length - this.historySize;
-    if (excess > 0) this.oplog.splice(0, excess);
+    if (excess > 0) {
+      const newestTrimmed = this.oplog[excess - 1];
+      this.historyStart = { clusterTime: newestTrimmed.clusterTime, txnOpIndex: newestTrimmed.txnOpIndex + 1 };
+      this.oplog.splice(0, excess);
+    }
     if (entries.length > 0) this.emit('oplog');
     return time;
   }
 
   /** Drops history so that resume points before now are lost (for history-lost specs). */
   truncateHistory(): void {
+    const newest = this.oplog[this.oplog.length - 1];
+    if (newest) this.historyStart = { clusterTime: newest.clusterTime, txnOpIndex: newest.txnOpIndex + 1 };
     this.oplog.splice(0, this.oplog.length);
   }
 }
@@ -351,13 +370,39 @@ function diff(before: Document, after: Document, prefix: string, out: UpdateDesc
     if (sameValue(old, value)) continue;
     if (isPlainObject(old) && isPlainObject(value)) {
       diff(old, value, `${path}.`, out);
-    } else if (Array.isArray(old) && Array.isArray(value) && value.length < old.length &&
-      value.every((v, i) => sameValue(v, old[i]))) {
-      out.truncatedArrays.push({ field: path, newSize: value.length });
+    } else if (Array.isArray(old) && Array.isArray(value)) {
+      diffArray(old, value, path, out);
     } else {
       out.updatedFields[path] = value;
     }
   }
+}
+
+/**
+ * Arrays as mongod's update log shows them: appended or single changed
+ * elements by index (`$push`, `$set: { 'a.1': … }`), a shortened prefix as a
+ * truncation, and any other rewrite (every element changed, removals from
+ * the middle) as the whole new array.
+ */
+function diffArray(old: unknown[], value: unknown[], path: string, out: UpdateDescription): void {
+  const common = Math.min(old.length, value.length);
+  const changed: number[] = [];
+  for (let i = 0; i < common; i++) if (!sameValue(old[i], value[i])) changed.push(i);
+  if (value.length < old.length) {
+    if (changed.length === 0) out.truncatedArrays.push({ field: path, newSize: value.length });
+    else out.updatedFields[path] = value;
+    return;
+  }
+  if (common > 0 && changed.length === common) {
+    out.updatedFields[path] = value;
+    return;
+  }
+  for (const i of changed) {
+    const [was, is] = [old[i], value[i]];
+    if (isPlainObject(was) && isPlainObject(is)) diff(was, is, `${path}.${i}.`, out);
+    else out.updatedFields[`${path}.${i}`] = is;
+  }
+  for (let i = common; i < value.length; i++) out.updatedFields[`${path}.${i}`] = value[i];
 }
 
 function isPlainObject(value: unknown): value is Document {

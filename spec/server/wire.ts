@@ -36,8 +36,24 @@ export interface Request {
   exhaustAllowed: boolean;
 }
 
-/** A message that cannot be decoded; the connection answers it and goes on. */
-export class WireProtocolError extends Error {}
+const PROTOCOL_ERROR = 17;
+const INVALID_BSON = 22;
+const ILLEGAL_OP_MSG_FLAG = 223;
+const CHECKSUM_MISMATCH = 288;
+
+/**
+ * A message that cannot be decoded. mongod answers most with an error reply
+ * and goes on; a `fatal` one (bad flags, bad checksum) closes the connection.
+ */
+export class WireProtocolError extends Error {
+  constructor(
+    message: string,
+    readonly code: number = PROTOCOL_ERROR,
+    readonly fatal = false,
+  ) {
+    super(message);
+  }
+}
 
 export function readHeader(buf: Buffer, offset = 0): Header {
   return {
@@ -56,20 +72,33 @@ export function decodeRequest(message: Buffer): Request {
   if (header.opCode === OP_COMPRESSED) {
     throw new WireProtocolError('OP_COMPRESSED is not supported: no compressor was negotiated');
   }
-  throw new WireProtocolError(`unsupported opCode ${header.opCode}`);
+  throw new WireProtocolError(`Operation isn't supported: opCode ${header.opCode}`);
+}
+
+/** Whether an OP_MSG asked for no reply (checked even when the rest cannot be decoded). */
+export function isFireAndForget(message: Buffer): boolean {
+  return message.length >= HEADER_SIZE + 4 && readHeader(message).opCode === OP_MSG &&
+    (message.readUInt32LE(HEADER_SIZE) & MSG_MORE_TO_COME) !== 0;
 }
 
 function decodeMsg(header: Header, message: Buffer): Request {
   const flags = message.readUInt32LE(HEADER_SIZE);
   if ((flags & 0xffff & ~MSG_KNOWN_REQUIRED_BITS) !== 0) {
-    throw new WireProtocolError(`OP_MSG has unknown required flag bits: 0x${flags.toString(16)}`);
+    throw new WireProtocolError(
+      `Message contains illegal flags value: 0b${flags.toString(2).padStart(32, '0')}`,
+      ILLEGAL_OP_MSG_FLAG,
+      true,
+    );
   }
   let end = message.length;
   if (flags & MSG_CHECKSUM_PRESENT) {
     end -= 4;
+    if (end < HEADER_SIZE + 4) throw new WireProtocolError('OP_MSG is too short for its checksum', CHECKSUM_MISMATCH, true);
     const expected = message.readUInt32LE(end);
     const actual = crc32c(message.subarray(0, end));
-    if (expected !== actual) throw new WireProtocolError('OP_MSG checksum mismatch');
+    if (expected !== actual) {
+      throw new WireProtocolError('OP_MSG checksum does not match contents', CHECKSUM_MISMATCH, true);
+    }
   }
   let offset = HEADER_SIZE + 4;
   let body: Document | undefined;
@@ -78,11 +107,12 @@ function decodeMsg(header: Header, message: Buffer): Request {
     const kind = message[offset];
     offset += 1;
     if (kind === 0) {
-      if (body) throw new WireProtocolError('OP_MSG has more than one kind-0 section');
+      if (body) throw new WireProtocolError('Multiple body sections in message', 40430);
       const size = checkedDocSize(message, offset, end);
-      body = BSON.deserialize(message.subarray(offset, offset + size));
+      body = deserialize(message, offset, size);
       offset += size;
     } else if (kind === 1) {
+      if (offset + 4 > end) throw new WireProtocolError('OP_MSG kind-1 section is truncated');
       const size = message.readInt32LE(offset);
       const sectionEnd = offset + size;
       if (size < 5 || sectionEnd > end) throw new WireProtocolError('OP_MSG kind-1 section overruns the message');
@@ -94,21 +124,29 @@ function decodeMsg(header: Header, message: Buffer): Request {
       const docs: Document[] = [];
       while (cursor < sectionEnd) {
         const docSize = checkedDocSize(message, cursor, sectionEnd);
-        docs.push(BSON.deserialize(message.subarray(cursor, cursor + docSize)));
+        docs.push(deserialize(message, cursor, docSize));
         cursor += docSize;
+      }
+      if (sequences.some(([name]) => name === identifier)) {
+        throw new WireProtocolError(`Duplicate document sequence: ${identifier}`, 40431);
       }
       sequences.push([identifier, docs]);
       offset = sectionEnd;
     } else {
-      throw new WireProtocolError(`OP_MSG has an unknown section kind ${kind}`);
+      throw new WireProtocolError(`Unknown section kind ${kind}`, 40432);
     }
   }
-  if (!body) throw new WireProtocolError('OP_MSG has no kind-0 section');
+  if (!body) throw new WireProtocolError('OP_MSG messages must have a body', 40587);
   for (const [identifier, docs] of sequences) {
-    if (identifier in body) throw new WireProtocolError(`OP_MSG field '${identifier}' given twice`);
+    if (identifier in body) {
+      throw new WireProtocolError(`Duplicate field between body and document sequence ${identifier}`, 40433);
+    }
     body[identifier] = docs;
   }
-  const db = typeof body.$db === 'string' ? body.$db : 'admin';
+  if (typeof body.$db !== 'string' || body.$db === '') {
+    throw new WireProtocolError('OP_MSG requests require a $db argument', 40571);
+  }
+  const db = body.$db;
   return {
     header,
     opCode: OP_MSG,
@@ -126,7 +164,7 @@ function decodeQuery(header: Header, message: Buffer): Request {
   const namespace = message.toString('utf8', offset, nul);
   offset = nul + 1 + 8; // numberToSkip, numberToReturn
   const size = checkedDocSize(message, offset, message.length);
-  let command = BSON.deserialize(message.subarray(offset, offset + size));
+  let command = deserialize(message, offset, size);
   if (!namespace.endsWith('.$cmd')) {
     throw new WireProtocolError(`OP_QUERY is only supported for commands, not on '${namespace}'`);
   }
@@ -143,10 +181,21 @@ function decodeQuery(header: Header, message: Buffer): Request {
 }
 
 function checkedDocSize(buf: Buffer, offset: number, end: number): number {
-  if (offset + 5 > end) throw new WireProtocolError('truncated BSON document');
+  if (offset + 5 > end) throw new WireProtocolError('truncated BSON document', INVALID_BSON);
   const size = buf.readInt32LE(offset);
-  if (size < 5 || offset + size > end) throw new WireProtocolError('BSON document overruns its section');
+  if (size < 5 || offset + size > end) {
+    throw new WireProtocolError(`BSONObj size: ${size} (0x${(size >>> 0).toString(16)}) is invalid`, INVALID_BSON);
+  }
   return size;
+}
+
+function deserialize(buf: Buffer, offset: number, size: number): Document {
+  try {
+    // Int64 stays a Long, so a stored int64 goes back out as an int64, as mongod keeps it.
+    return BSON.deserialize(buf.subarray(offset, offset + size), { promoteLongs: false });
+  } catch (err) {
+    throw new WireProtocolError(`invalid BSON: ${(err as Error).message}`, INVALID_BSON);
+  }
 }
 
 let nextRequestId = 1;

@@ -4,6 +4,7 @@
  */
 import { MongoClient, type MongoClientOptions } from 'mongodb';
 import { CAPABILITY_REASONS, type BackendKind, type Capability } from './capabilities';
+import { acquire } from './exclusive';
 
 export interface Backend {
   kind: BackendKind;
@@ -34,16 +35,29 @@ export function missing(...needs: Capability[]): Capability[] {
 export function describeWith(needs: Capability[], title: string, body: () => void): void {
   const lacking = missing(...needs);
   if (lacking.length === 0) {
-    describe(title, body);
+    describe(title, () => {
+      if (needs.includes('failCommand')) {
+        // One fail point per deployment: fault specs in parallel workers take turns.
+        let release: (() => void) | undefined;
+        beforeAll(async () => {
+          release = await acquire(`failCommand ${backend().uri}`);
+        }, 600_000);
+        afterAll(() => release?.());
+      }
+      body();
+    });
   } else {
     const reason = lacking.map((c) => CAPABILITY_REASONS[c]).join('; ');
     describe.skip(`${title} [skipped on ${backend().kind}: ${reason}]`, body);
   }
 }
 
+/** Driver options every spec client shares. */
+export const SPEC_DRIVER_OPTIONS: MongoClientOptions = { serverSelectionTimeoutMS: 10_000 };
+
 /** A raw driver client on the backend; the caller closes it. */
 export function driverClient(options: MongoClientOptions = {}): MongoClient {
-  return new MongoClient(backend().uri, { serverSelectionTimeoutMS: 10_000, ...options });
+  return new MongoClient(backend().uri, { ...SPEC_DRIVER_OPTIONS, ...options });
 }
 
 let counter = 0;

@@ -64,6 +64,9 @@ function replSetStepDown(ctx: CommandContext, cmd: Document): Document {
   if (typeof seconds !== 'number' || seconds <= 0) {
     throw new CommandError('BadValue', `Invalid replSetStepDown value: ${String(seconds)}; it must be a number of seconds > 0`);
   }
+  if (ctx.rs.electable.length === 0 && cmd.force !== true) {
+    throw new CommandError('ExceededTimeLimit', 'No electable secondaries caught up as of now. Please use the replSetGetStatus command to view replication lag.');
+  }
   ctx.rs.stepDown();
   return {};
 }
@@ -103,6 +106,7 @@ export const ADMIN_COMMANDS: CommandSpec[] = [
   { name: 'endSessions', anyRole: true, run: endSessions },
   { name: 'killSessions', anyRole: true, run: endSessions },
   { name: 'killAllSessions', anyRole: true, run: (ctx) => {
+    ctx.rs.sessions.abortAll();
     for (const m of ctx.rs.members) m.cursors.closeAll();
     return {};
   } },
@@ -111,7 +115,7 @@ export const ADMIN_COMMANDS: CommandSpec[] = [
   { name: 'replSetGetStatus', adminOnly: true, anyRole: true, run: replSetGetStatus },
   { name: 'getParameter', adminOnly: true, anyRole: true, run: (_ctx, cmd) => (cmd.featureCompatibilityVersion ? { featureCompatibilityVersion: { version: '8.0' } } : {}) },
   { name: 'whatsmyuri', anyRole: true, run: (ctx) => ({ you: `${ctx.connection.socket.remoteAddress}:${ctx.connection.socket.remotePort}` }) },
-  { name: 'getMore', read: true, inTransaction: true, run: (ctx, cmd) => ctx.member.cursors.getMore(cmd, ctx.db) },
+  { name: 'getMore', read: true, inTransaction: true, run: (ctx, cmd) => ctx.member.cursors.getMore(cmd, ctx.db, ctx.connection) },
   { name: 'killCursors', read: true, inTransaction: true, run: (ctx, cmd) => ctx.member.cursors.killCursors(cmd, ctx.db) },
   { name: 'commitTransaction', adminOnly: true, inTransaction: true, write: false, run: (ctx) => transactionCommand(ctx, true) },
   { name: 'abortTransaction', adminOnly: true, inTransaction: true, run: (ctx) => transactionCommand(ctx, false) },

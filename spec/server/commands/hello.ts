@@ -3,25 +3,56 @@
  * that streaming monitors park on until the topology changes.
  */
 import { Long, type Document } from 'bson';
+import { CommandError } from '../errors';
 import type { Member } from '../member';
 import type { CommandContext, CommandSpec } from './types';
 
 const TERM = 1;
 
 function hello(ctx: CommandContext, cmd: Document, legacy: boolean): Promise<Document> | Document {
-  const application = (cmd.client as Document | undefined)?.application as Document | undefined;
-  if (typeof application?.name === 'string') ctx.connection.appName = application.name;
+  const client = cmd.client as Document | undefined;
+  if (client !== undefined) {
+    // mongod refuses a handshake whose metadata lacks the driver's identity.
+    if (typeof client.driver !== 'object' || client.driver === null) {
+      throw new CommandError('ClientMetadataMissingField', "Missing required sub-document 'driver' in the client metadata document");
+    }
+    const application = client.application as Document | undefined;
+    if (typeof application?.name === 'string') ctx.connection.appName = application.name;
+  }
   const known = cmd.topologyVersion as Document | undefined;
-  if (known && cmd.maxAwaitTimeMS !== undefined && isCurrent(ctx.member, known)) {
-    return waitForTopologyChange(ctx, Number(cmd.maxAwaitTimeMS)).then(() => describe(ctx, legacy));
+  if ((known === undefined) !== (cmd.maxAwaitTimeMS === undefined)) {
+    throw new CommandError(
+      'Location31368',
+      known ? "A request with a 'topologyVersion' must include 'maxAwaitTimeMS'" : "A request with 'maxAwaitTimeMS' must include a 'topologyVersion'",
+    );
+  }
+  if (known === undefined) return describe(ctx, legacy);
+  const maxAwaitTimeMS = Number(cmd.maxAwaitTimeMS);
+  if (!Number.isInteger(maxAwaitTimeMS) || maxAwaitTimeMS < 0) {
+    throw new CommandError('Location31373', 'maxAwaitTimeMS must be a non-negative integer');
+  }
+  if (typeof known !== 'object' || known === null || known.processId === undefined || known.counter === undefined) {
+    throw new CommandError('TypeMismatch', "BSON field 'topologyVersion' must hold 'processId' and 'counter'");
+  }
+  if (sameProcess(ctx.member, known) && BigInt(String(known.counter)) > ctx.member.topologyVersionCounter) {
+    throw new CommandError(
+      'Location31382',
+      'Received a topology version with the same process ID and a higher counter than the server',
+    );
+  }
+  if (isCurrent(ctx.member, known)) {
+    return waitForTopologyChange(ctx, maxAwaitTimeMS).then(() => describe(ctx, legacy));
   }
   return describe(ctx, legacy);
 }
 
-function isCurrent(member: Member, known: Document): boolean {
+function sameProcess(member: Member, known: Document): boolean {
   const processId = known.processId as { equals?(o: unknown): boolean } | undefined;
-  return Boolean(processId?.equals?.(member.processId)) &&
-    BigInt(String(known.counter)) === member.topologyVersionCounter;
+  return Boolean(processId?.equals?.(member.processId));
+}
+
+function isCurrent(member: Member, known: Document): boolean {
+  return sameProcess(member, known) && BigInt(String(known.counter)) === member.topologyVersionCounter;
 }
 
 /** Resolves on the next topology change, after `ms`, or when the connection closes. */

@@ -1,0 +1,452 @@
+/**
+ * Catalog commands: listing databases, collections and indexes; creating,
+ * changing, renaming and dropping collections and databases; building and
+ * dropping indexes. They change the committed store directly (mongod runs
+ * them outside transactions) and record what they did in the oplog, so
+ * change streams report them.
+ */
+import { BSON, type Document } from 'bson';
+import { CommandError } from '../errors';
+import { compileFilter, select } from '../query';
+import { DatabaseData, sameValue, type CollectionData, type IndexSpec, type OplogEntry, type Store } from '../store';
+import { ArraySource } from '../cursors';
+import {
+  checkDatabase,
+  checkFields,
+  collectionName,
+  cursorBatchSize,
+  missingField,
+  splitNamespace,
+  toNumber,
+  truthy,
+  wrongType,
+  type FieldType,
+} from './args';
+import type { CommandContext, CommandSpec } from './types';
+
+type Entry = Omit<OplogEntry, 'clusterTime' | 'txnOpIndex' | 'wallTime'>;
+
+/** Databases mongod will not drop. */
+const PROTECTED_DATABASES = new Set(['admin', 'local', 'config']);
+
+function isDocument(value: unknown): value is Document {
+  return value !== null && typeof value === 'object' && !Array.isArray(value) && Object.getPrototypeOf(value) === Object.prototype;
+}
+
+/** An index as listIndexes and change events show it. */
+function indexDoc(spec: IndexSpec): Document {
+  const { key, name, v, ...options } = spec;
+  return { v: v ?? 2, key, name, ...options };
+}
+
+/** Removes a collection from the catalog, and its database with its last collection. */
+function detach(store: Store, db: string, coll: string): CollectionData | undefined {
+  const database = store.databases.get(db);
+  const data = database?.collections.get(coll);
+  if (!database || !data) return undefined;
+  database.collections.delete(coll);
+  if (database.collections.size === 0) store.databases.delete(db);
+  return data;
+}
+
+// ---------------------------------------------------------------- listing
+
+function listDatabases(ctx: CommandContext, cmd: Document): Document {
+  checkFields(cmd, 'listDatabases', { filter: 'object', nameOnly: 'boolish', authorizedDatabases: 'boolish' }, { command: true });
+  const nameOnly = truthy(cmd.nameOnly);
+  let databases: Document[] = [...ctx.store.databases.entries()]
+    .filter(([, database]) => database.collections.size > 0)
+    .map(([name, database]) => {
+      let sizeOnDisk = 0;
+      for (const data of database.collections.values()) {
+        for (const doc of data.docs.values()) sizeOnDisk += BSON.calculateObjectSize(doc);
+      }
+      return nameOnly ? { name } : { name, sizeOnDisk, empty: false };
+    })
+    .sort((a, b) => (a.name < b.name ? -1 : 1));
+  if (cmd.filter) databases = select(databases, cmd.filter as Document);
+  if (nameOnly) return { databases };
+  const totalSize = databases.reduce((sum, d) => sum + (d.sizeOnDisk as number), 0);
+  return { databases, totalSize, totalSizeMb: Math.floor(totalSize / (1024 * 1024)) };
+}
+
+function listCollections(ctx: CommandContext, cmd: Document): Promise<Document> {
+  checkDatabase(ctx.db);
+  checkFields(cmd, 'listCollections', {
+    filter: 'object', nameOnly: 'boolish', authorizedCollections: 'boolish', cursor: 'object', includePendingDrops: 'boolish',
+  }, { command: true });
+  const batchSize = cursorBatchSize(cmd, 'listCollections');
+  const nameOnly = truthy(cmd.nameOnly);
+  const collections = ctx.store.databases.get(ctx.db)?.collections ?? new Map<string, CollectionData>();
+  let docs: Document[] = [...collections.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([name, data]) => nameOnly
+      ? { name, type: 'collection' }
+      : {
+        name,
+        type: 'collection',
+        options: { ...data.options },
+        info: { readOnly: false, uuid: data.uuid },
+        idIndex: { v: 2, key: { _id: 1 }, name: '_id_' },
+      });
+  if (cmd.filter) docs = select(docs, cmd.filter as Document);
+  return ctx.member.cursors.first(`${ctx.db}.$cmd.listCollections`, new ArraySource(docs), batchSize, cmd.lsid as Document | undefined);
+}
+
+function listIndexes(ctx: CommandContext, cmd: Document): Promise<Document> {
+  const coll = collectionName(cmd, ctx.db);
+  checkFields(cmd, 'listIndexes', {
+    cursor: 'object', includeBuildUUIDs: 'boolish', includeIndexBuildInfo: 'boolish', collectionUUID: 'any', isTimeseriesNamespace: 'bool',
+  }, { command: true });
+  const batchSize = cursorBatchSize(cmd, 'listIndexes');
+  const data = ctx.store.collection(ctx.db, coll);
+  if (!data) throw new CommandError('NamespaceNotFound', `ns does not exist: ${ctx.db}.${coll}`);
+  return ctx.member.cursors.first(
+    `${ctx.db}.$cmd.listIndexes.${coll}`,
+    new ArraySource(data.indexes.map(indexDoc)),
+    batchSize,
+    cmd.lsid as Document | undefined,
+  );
+}
+
+/** `dbStats`: counts and sizes of a database (BSON sizes stand in for storage sizes). */
+function dbStats(ctx: CommandContext, cmd: Document): Document {
+  checkDatabase(ctx.db);
+  checkFields(cmd, 'dbStats', { scale: 'int64', freeStorage: 'any' }, { command: true });
+  const scale = toNumber(cmd.scale) ?? 1;
+  if (scale <= 0) throw new CommandError('BadValue', 'Scale factor must be greater than zero');
+  const collections = [...(ctx.store.databases.get(ctx.db)?.collections.values() ?? [])];
+  let objects = 0;
+  let dataSize = 0;
+  let indexes = 0;
+  for (const data of collections) {
+    objects += data.docs.size;
+    indexes += data.indexes.length;
+    for (const doc of data.docs.values()) dataSize += BSON.calculateObjectSize(doc);
+  }
+  const scaled = (n: number) => Math.floor(n / scale);
+  return {
+    db: ctx.db,
+    collections: collections.length,
+    views: 0,
+    objects,
+    avgObjSize: objects > 0 ? dataSize / objects : 0,
+    dataSize: scaled(dataSize),
+    storageSize: scaled(dataSize),
+    indexes,
+    indexSize: 0,
+    totalSize: scaled(dataSize),
+    scaleFactor: scale,
+  };
+}
+
+// ---------------------------------------------------------------- collections
+
+const VALIDATION_LEVELS = ['off', 'strict', 'moderate'];
+const VALIDATION_ACTIONS = ['error', 'warn', 'errorAndLog'];
+
+/** Collection options create and collMod share, checked and normalised. */
+function collectionOptions(command: string, cmd: Document): Document {
+  const options: Document = {};
+  const images = cmd.changeStreamPreAndPostImages;
+  if (images !== undefined) {
+    if (!isDocument(images)) throw wrongType(`${command}.changeStreamPreAndPostImages`, 'object', images);
+    checkFields(images, `${command}.changeStreamPreAndPostImages`, { enabled: 'bool' }, { required: ['enabled'] });
+    options.changeStreamPreAndPostImages = { enabled: images.enabled };
+  }
+  if (cmd.validator !== undefined) {
+    const validator = cmd.validator as Document;
+    if ('$jsonSchema' in validator) {
+      throw new CommandError('CommandNotSupported', 'the wire test server does not support $jsonSchema validators');
+    }
+    compileFilter(validator);
+    options.validator = validator;
+  }
+  for (const [field, allowed] of [['validationLevel', VALIDATION_LEVELS], ['validationAction', VALIDATION_ACTIONS]] as const) {
+    const value = cmd[field];
+    if (value === undefined) continue;
+    if (!allowed.includes(value as string)) {
+      throw new CommandError('BadValue', `Enumeration value '${String(value)}' for field '${command}.${field}' is not a valid value.`);
+    }
+    options[field] = value;
+  }
+  return options;
+}
+
+const CREATE_FIELDS: Record<string, FieldType> = {
+  capped: 'boolish', autoIndexId: 'boolish', idIndex: 'object', size: 'int64', max: 'int64', storageEngine: 'object',
+  validator: 'object', validationLevel: 'string', validationAction: 'string', indexOptionDefaults: 'object',
+  viewOn: 'string', pipeline: 'array', collation: 'object', changeStreamPreAndPostImages: 'object', timeseries: 'object',
+  clusteredIndex: 'any', expireAfterSeconds: 'int64', encryptedFields: 'object', recordIdsReplicated: 'boolish',
+  flags: 'int64', temp: 'boolish',
+};
+
+function create(ctx: CommandContext, cmd: Document): Document {
+  const coll = collectionName(cmd, ctx.db);
+  checkFields(cmd, 'create', CREATE_FIELDS, { command: true });
+  for (const unsupported of ['viewOn', 'timeseries', 'clusteredIndex', 'encryptedFields'] as const) {
+    if (cmd[unsupported]) {
+      throw new CommandError('CommandNotSupported', `the wire test server does not support create with '${unsupported}'`);
+    }
+  }
+  const options: Document = truthy(cmd.capped) ? cappedOptions(cmd) : {};
+  Object.assign(options, collectionOptions('create', cmd));
+  if (cmd.collation !== undefined) options.collation = cmd.collation;
+  if (ctx.store.collection(ctx.db, coll)) {
+    throw new CommandError('NamespaceExists', `Collection ${ctx.db}.${coll} already exists.`);
+  }
+  ctx.store.ensureCollection(ctx.db, coll, options);
+  return {};
+}
+
+/** `capped`, `size` (in bytes, rounded up to 256 as mongod does) and `max`; inserts evict the oldest documents. */
+function cappedOptions(cmd: Document): Document {
+  const size = toNumber(cmd.size);
+  if (size === undefined) throw new CommandError('InvalidOptions', "the 'size' field is required when 'capped' is true");
+  if (size <= 0) throw new CommandError('BadValue', "The 'size' field for capped collections must be greater than 0");
+  const options: Document = { capped: true, size: Math.ceil(size / 256) * 256 };
+  const max = toNumber(cmd.max);
+  if (max !== undefined && max > 0) options.max = max;
+  return options;
+}
+
+function collMod(ctx: CommandContext, cmd: Document): Document {
+  const coll = collectionName(cmd, ctx.db);
+  checkFields(cmd, 'collMod', {
+    changeStreamPreAndPostImages: 'object', validator: 'object', validationLevel: 'string', validationAction: 'string',
+    index: 'object', viewOn: 'string', pipeline: 'array', expireAfterSeconds: 'any', timeseries: 'object', dryRun: 'boolish',
+    cappedSize: 'int64', cappedMax: 'int64', recordIdsReplicated: 'boolish', collectionUUID: 'any',
+  }, { command: true });
+  for (const unsupported of ['index', 'viewOn', 'pipeline', 'expireAfterSeconds', 'timeseries', 'cappedSize', 'cappedMax'] as const) {
+    if (cmd[unsupported] !== undefined) {
+      throw new CommandError('CommandNotSupported', `the wire test server does not support collMod with '${unsupported}'`);
+    }
+  }
+  const data = ctx.store.collection(ctx.db, coll);
+  if (!data) throw new CommandError('NamespaceNotFound', `ns does not exist: ${ctx.db}.${coll}`);
+  const changes = collectionOptions('collMod', cmd);
+  // A new options object: transactions' copies keep the one they started with.
+  data.options = { ...data.options, ...changes };
+  return {};
+}
+
+function drop(ctx: CommandContext, cmd: Document): Document {
+  const coll = collectionName(cmd, ctx.db);
+  checkFields(cmd, 'drop', { collectionUUID: 'any' }, { command: true });
+  const data = detach(ctx.store, ctx.db, coll);
+  // Since MongoDB 7.0 dropping a collection that does not exist succeeds.
+  if (!data) return {};
+  ctx.store.record([{ op: 'drop', db: ctx.db, coll, collectionUUID: data.uuid }]);
+  return { nIndexesWas: data.indexes.length, ns: `${ctx.db}.${coll}` };
+}
+
+function dropDatabase(ctx: CommandContext, cmd: Document): Document {
+  checkDatabase(ctx.db);
+  checkFields(cmd, 'dropDatabase', {}, { command: true });
+  if (PROTECTED_DATABASES.has(ctx.db)) {
+    throw new CommandError('IllegalOperation', `Dropping the '${ctx.db}' database is prohibited.`);
+  }
+  const database = ctx.store.databases.get(ctx.db);
+  if (!database) return {};
+  const entries: Entry[] = [...database.collections.entries()].map(([coll, data]) => ({
+    op: 'drop',
+    db: ctx.db,
+    coll,
+    collectionUUID: data.uuid,
+  }));
+  ctx.store.databases.delete(ctx.db);
+  ctx.store.record([...entries, { op: 'dropDatabase', db: ctx.db }]);
+  return { dropped: ctx.db };
+}
+
+function renameCollection(ctx: CommandContext, cmd: Document): Document {
+  checkFields(cmd, 'renameCollection', {
+    to: 'string', dropTarget: 'any', stayTemp: 'boolish', collectionUUID: 'any', targetUUID: 'any',
+  }, { command: true, required: ['to'] });
+  if (typeof cmd.renameCollection !== 'string') throw wrongType('renameCollection.renameCollection', 'string', cmd.renameCollection);
+  const from = namespace('source', cmd.renameCollection);
+  const to = namespace('target', cmd.to as string);
+  const source = ctx.store.collection(from.db, from.coll);
+  if (!source) throw new CommandError('NamespaceNotFound', `Source collection ${from.db}.${from.coll} does not exist`);
+  if (from.db === to.db && from.coll === to.coll) throw new CommandError('IllegalOperation', "Can't rename a collection to itself");
+  const target = ctx.store.collection(to.db, to.coll);
+  if (target && !truthy(cmd.dropTarget)) throw new CommandError('NamespaceExists', 'target namespace exists');
+  if (target) detach(ctx.store, to.db, to.coll);
+  detach(ctx.store, from.db, from.coll);
+  let database = ctx.store.databases.get(to.db);
+  if (!database) ctx.store.databases.set(to.db, (database = new DatabaseData()));
+  database.collections.set(to.coll, source);
+  const operationDescription: Document = { to: { db: to.db, coll: to.coll } };
+  if (target) operationDescription.dropTarget = target.uuid;
+  ctx.store.record([{ op: 'rename', db: from.db, coll: from.coll, collectionUUID: source.uuid, to, operationDescription }]);
+  return {};
+}
+
+function namespace(which: 'source' | 'target', ns: string): { db: string; coll: string } {
+  try {
+    return splitNamespace(ns);
+  } catch {
+    throw new CommandError('InvalidNamespace', `Invalid ${which} namespace: ${ns}`);
+  }
+}
+
+// ---------------------------------------------------------------- indexes
+
+const INDEX_FIELDS: Record<string, FieldType> = {
+  key: 'object', name: 'string', unique: 'boolish', sparse: 'boolish', partialFilterExpression: 'object',
+  expireAfterSeconds: 'int64', hidden: 'boolish', collation: 'object', v: 'int64', background: 'boolish', ns: 'string',
+  weights: 'any', default_language: 'string', language_override: 'string', textIndexVersion: 'int64',
+  '2dsphereIndexVersion': 'int64', bits: 'int64', min: 'any', max: 'any', wildcardProjection: 'object',
+  storageEngine: 'object', prepareUnique: 'boolish',
+};
+const INDEX_PLUGINS = new Set(['text', '2d', '2dsphere', 'hashed', 'geoHaystack']);
+/** Options that make two indexes on one key pattern different indexes. */
+const INDEX_OPTIONS = ['unique', 'sparse', 'partialFilterExpression', 'expireAfterSeconds', 'collation', 'hidden'];
+
+function specText(spec: Document): string {
+  return JSON.stringify(spec);
+}
+
+/** One requested index, validated as mongod validates an index specification. */
+function indexSpec(raw: unknown): IndexSpec {
+  if (!isDocument(raw)) throw wrongType('createIndexes.indexes', 'object', raw);
+  for (const field of Object.keys(raw)) {
+    if (!(field in INDEX_FIELDS)) {
+      throw new CommandError('InvalidIndexSpecificationOption',
+        `The field '${field}' is not valid for an index specification. Specification: ${specText(raw)}`);
+    }
+  }
+  const fail = (message: string) =>
+    new CommandError('FailedToParse', `Error in specification ${specText(raw)} :: caused by :: ${message}`);
+  if (raw.key === undefined) throw fail("The 'key' field is a required property of an index specification");
+  if (!isDocument(raw.key)) throw fail("The field 'key' must be an object, but got " + typeof raw.key);
+  if (raw.name === undefined) throw fail("The 'name' field is a required property of an index specification");
+  if (typeof raw.name !== 'string' || raw.name.length === 0) throw fail("The field 'name' must be a non-empty string");
+  const key = raw.key as Document;
+  if (Object.keys(key).length === 0) throw new CommandError('CannotCreateIndex', 'Index keys cannot be empty.');
+  for (const [field, value] of Object.entries(key)) {
+    if (typeof value === 'string') {
+      if (!INDEX_PLUGINS.has(value)) throw new CommandError('CannotCreateIndex', `Unknown index plugin '${value}'`);
+    } else if (typeof value !== 'number' || value === 0 || Number.isNaN(value)) {
+      throw new CommandError('CannotCreateIndex',
+        `Error in specification ${specText(raw)} :: caused by :: Values in the index key pattern can only be numbers > 0, numbers < 0, and strings. Found: ${field}: ${JSON.stringify(value)}`);
+    }
+  }
+  if (raw.unique && (raw.sparse || raw.partialFilterExpression)) {
+    throw new CommandError('CommandNotSupported', 'the wire test server does not enforce sparse or partial unique indexes');
+  }
+  const { ns: _ns, background: _background, ...spec } = raw;
+  if (spec.unique !== undefined) spec.unique = truthy(spec.unique);
+  return { v: 2, ...spec, key, name: raw.name } as IndexSpec;
+}
+
+function sameOptions(a: IndexSpec, b: IndexSpec): boolean {
+  return INDEX_OPTIONS.every((o) => sameValue(a[o] ?? false, b[o] ?? false));
+}
+
+function createIndexes(ctx: CommandContext, cmd: Document): Document {
+  const coll = collectionName(cmd, ctx.db);
+  checkFields(cmd, 'createIndexes', {
+    indexes: 'array', commitQuorum: 'any', ignoreUnknownIndexOptions: 'boolish', isTimeseriesNamespace: 'bool',
+    collectionUUID: 'any', returnOnStart: 'boolish',
+  }, { command: true, required: ['indexes'] });
+  const requested = (cmd.indexes as unknown[]).map(indexSpec);
+  if (requested.length === 0) throw new CommandError('BadValue', 'Must specify at least one index to create');
+  const ns = `${ctx.db}.${coll}`;
+  const existing = ctx.store.collection(ctx.db, coll);
+  const current = existing?.indexes ?? [{ name: '_id_', key: { _id: 1 } }];
+  const toBuild: IndexSpec[] = [];
+  for (const spec of requested) {
+    const sameName = [...current, ...toBuild].find((i) => i.name === spec.name);
+    const sameKey = [...current, ...toBuild].find((i) => sameValue(i.key, spec.key));
+    if (sameName) {
+      if (!sameValue(sameName.key, spec.key)) {
+        throw new CommandError('IndexKeySpecsConflict',
+          `An existing index has the same name as the requested index. When index names are not specified, they are auto generated and can cause conflicts. Please refer to our documentation. Requested index: ${specText(indexDoc(spec))}, existing index: ${specText(indexDoc(sameName))}`);
+      }
+      if (sameName.name !== '_id_' && !sameOptions(sameName, spec)) {
+        throw new CommandError('IndexOptionsConflict',
+          `An equivalent index already exists with the same name but different options. Requested index: ${specText(indexDoc(spec))}, existing index: ${specText(indexDoc(sameName))}`);
+      }
+      continue;
+    }
+    if (sameKey && sameOptions(sameKey, spec)) {
+      throw new CommandError('IndexOptionsConflict', `Index already exists with a different name: ${sameKey.name}`);
+    }
+    toBuild.push(spec);
+  }
+  const data = existing ?? ctx.store.ensureCollection(ctx.db, coll);
+  const numIndexesBefore = data.indexes.length;
+  const built: IndexSpec[] = [];
+  try {
+    for (const spec of toBuild) {
+      data.addIndex(ns, spec);
+      built.push(spec);
+    }
+  } catch (err) {
+    for (const spec of built) data.dropIndex(spec.name);
+    throw err;
+  }
+  ctx.store.record(built.map((spec) => ({
+    op: 'createIndexes',
+    db: ctx.db,
+    coll,
+    collectionUUID: data.uuid,
+    operationDescription: { indexes: [indexDoc(spec)] },
+  })));
+  const reply: Document = { numIndexesBefore, numIndexesAfter: data.indexes.length, createdCollectionAutomatically: !existing };
+  if (built.length === 0) reply.note = 'all indexes already exist';
+  return reply;
+}
+
+function dropIndexes(ctx: CommandContext, cmd: Document): Document {
+  const coll = collectionName(cmd, ctx.db);
+  checkFields(cmd, 'dropIndexes', { index: 'any', collectionUUID: 'any', isTimeseriesNamespace: 'bool' }, { command: true });
+  if (cmd.index === undefined || cmd.index === null) throw missingField('dropIndexes.index');
+  const data = ctx.store.collection(ctx.db, coll);
+  if (!data) throw new CommandError('NamespaceNotFound', `ns not found ${ctx.db}.${coll}`);
+  const index = cmd.index;
+  let targets: IndexSpec[];
+  if (index === '*') {
+    targets = data.indexes.filter((i) => i.name !== '_id_');
+  } else if (typeof index === 'string' || Array.isArray(index)) {
+    const names = typeof index === 'string' ? [index] : index;
+    targets = names.map((name) => {
+      if (typeof name !== 'string') throw wrongType('dropIndexes.index', 'string', name);
+      const found = data.indexes.find((i) => i.name === name);
+      if (!found) throw new CommandError('IndexNotFound', `index not found with name [${name}]`);
+      return found;
+    });
+  } else if (isDocument(index)) {
+    const found = data.indexes.filter((i) => sameValue(i.key, index));
+    if (found.length === 0) throw new CommandError('IndexNotFound', `can't find index with key: ${specText(index)}`);
+    targets = found.slice(0, 1);
+  } else {
+    throw new CommandError('TypeMismatch', `BSON field 'dropIndexes.index' is the wrong type, expected types '[string, object, array]'`);
+  }
+  if (targets.some((i) => i.name === '_id_')) throw new CommandError('InvalidOptions', 'cannot drop _id index');
+  const nIndexesWas = data.indexes.length;
+  for (const spec of targets) data.dropIndex(spec.name);
+  ctx.store.record(targets.map((spec) => ({
+    op: 'dropIndexes',
+    db: ctx.db,
+    coll,
+    collectionUUID: data.uuid,
+    operationDescription: { indexes: [indexDoc(spec)] },
+  })));
+  return index === '*' ? { nIndexesWas, msg: 'non-_id indexes dropped for collection' } : { nIndexesWas };
+}
+
+export const DDL_COMMANDS: CommandSpec[] = [
+  { name: 'listDatabases', adminOnly: true, read: true, run: listDatabases },
+  { name: 'listCollections', read: true, run: listCollections },
+  { name: 'listIndexes', read: true, run: listIndexes },
+  { name: 'dbStats', aliases: ['dbstats'], read: true, run: dbStats },
+  { name: 'create', write: true, run: create },
+  { name: 'collMod', write: true, run: collMod },
+  { name: 'drop', write: true, run: drop },
+  { name: 'dropDatabase', write: true, run: dropDatabase },
+  { name: 'renameCollection', adminOnly: true, write: true, run: renameCollection },
+  { name: 'createIndexes', write: true, run: createIndexes },
+  { name: 'dropIndexes', aliases: ['deleteIndexes'], write: true, run: dropIndexes },
+];

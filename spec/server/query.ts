@@ -1,0 +1,177 @@
+/**
+ * The one place the test server hands queries, sorts, projections and
+ * pipelines to mingo. Values cross into mingo through {@link forMingo} and
+ * back through {@link fromMingo}; mingo's exceptions come back as the errors
+ * mongod gives for the same mistakes.
+ */
+import type { Document } from 'bson';
+import { Aggregator, ProcessingMode, Query, find } from 'mingo';
+import type { Options } from 'mingo/types';
+import { compare, unique } from 'mingo/util';
+import { CommandError, type CodeName } from './errors';
+import { forMingo, fromMingo } from './values';
+
+/** Options a read shares with mongod's: `let` variables and a collation. */
+export interface EvalOptions {
+  let?: Document;
+  /**
+   * mingo applies a collation's locale and strength to sorting only; string
+   * equality in filters stays binary.
+   */
+  collation?: Document;
+}
+
+export interface SelectOptions extends EvalOptions {
+  sort?: Document;
+  skip?: number;
+  /** 0 or absent: no limit. */
+  limit?: number;
+}
+
+/** A filter compiled once and tested against many documents. */
+export type Matcher = (doc: Document) => boolean;
+
+export function compileFilter(filter: Document, options: EvalOptions = {}): Matcher {
+  if (Object.keys(filter).length === 0) return () => true;
+  const query = guard(() => new Query(forMingo(filter) as Document, mingoOptions(options)));
+  return (doc) => guard(() => query.test(forMingo(doc) as Document));
+}
+
+/** The documents matching `filter`, sorted, skipped and limited as a find does. */
+export function select(docs: Iterable<Document>, filter: Document, options: SelectOptions = {}): Document[] {
+  const sort = sortSpec(options.sort);
+  const skip = options.skip ?? 0;
+  const limit = options.limit ?? 0;
+  if (!sort && skip === 0 && limit === 0) {
+    const matches = compileFilter(filter, options);
+    const out: Document[] = [];
+    for (const doc of docs) if (matches(doc)) out.push(doc);
+    return out;
+  }
+  const originals = new Map<Document, Document>();
+  const normalised: Document[] = [];
+  for (const doc of docs) {
+    const n = forMingo(doc) as Document;
+    originals.set(n, doc);
+    normalised.push(n);
+  }
+  if (sort?.$natural === -1) normalised.reverse();
+  return guard(() => {
+    let cursor = find(normalised, forMingo(filter) as Document, undefined, mingoOptions(options));
+    if (sort && !('$natural' in sort)) cursor = cursor.sort(sort as Record<string, 1 | -1>);
+    if (skip > 0) cursor = cursor.skip(skip);
+    if (limit > 0) cursor = cursor.limit(limit);
+    return cursor.all().map((n) => originals.get(n as Document)!);
+  });
+}
+
+/** A find projection applied to documents already selected by `filter`. */
+export function project(docs: Document[], projection: Document, filter: Document, options: EvalOptions = {}): Document[] {
+  if (Object.keys(projection).length === 0) return docs;
+  // The positional projection (`a.$`) needs the filter that selected the document, so the
+  // documents must compare as the filter did; otherwise projecting the stored documents
+  // keeps every value's BSON type.
+  const positional = Object.keys(projection).some((k) => k.endsWith('.$'));
+  const input = positional ? docs.map((d) => forMingo(d) as Document) : docs;
+  return guard(() =>
+    find(input, positional ? (forMingo(filter) as Document) : {}, forMingo(projection) as Document, mingoOptions(options))
+      .all()
+      .map((d) => fromMingo(d) as Document),
+  );
+}
+
+export interface PipelineOptions extends EvalOptions {
+  /** The documents of another collection of the same database ($lookup, $unionWith, $graphLookup). */
+  collection(name: string): Document[];
+}
+
+/** Runs an aggregation pipeline (without $out/$merge, which the caller handles). */
+export function runPipeline(docs: Iterable<Document>, pipeline: Document[], options: PipelineOptions): Document[] {
+  const input = Array.from(docs, (d) => forMingo(d) as Document);
+  return guard(() => {
+    const aggregator = new Aggregator(forMingo(pipeline) as Document[], {
+      ...mingoOptions(options),
+      // Stored documents are immutable; let mingo work on its own copies.
+      processingMode: ProcessingMode.CLONE_INPUT,
+      collectionResolver: (name: string) => options.collection(name).map((d) => forMingo(d) as Document),
+    });
+    return aggregator.run(input).map((d) => fromMingo(d) as Document);
+  });
+}
+
+/** Distinct values, deduplicated and in mongod's (BSON) order. */
+export function distinctValues(values: unknown[]): unknown[] {
+  return guard(() => unique(values.map(forMingo)).sort(compare).map(fromMingo));
+}
+
+/** Validates a sort document the way find and $sort do; `undefined` for none. */
+export function sortSpec(sort: Document | undefined): Document | undefined {
+  if (!sort || Object.keys(sort).length === 0) return undefined;
+  for (const [key, value] of Object.entries(sort)) {
+    if (key === '$natural' && (value === 1 || value === -1)) continue;
+    if (value === 1 || value === -1) continue;
+    if (value && typeof value === 'object' && (value as Document).$meta !== undefined) {
+      throw new CommandError('CommandNotSupported', `the wire test server does not support $meta sort keys (${key})`);
+    }
+    throw new CommandError('Location15975', '$sort key ordering must be 1 (for ascending) or -1 (for descending)');
+  }
+  return sort;
+}
+
+function mingoOptions(options: EvalOptions): Partial<Options> {
+  const collation = options.collation as { locale?: unknown } | undefined;
+  return {
+    variables: options.let ? (forMingo(options.let) as Document) : undefined,
+    // The "simple" collation is binary comparison: mingo's default.
+    collation: typeof collation?.locale === 'string' && collation.locale !== 'simple' ? (collation as Options['collation']) : undefined,
+    // The server cannot run JavaScript ($where, $function, $accumulator).
+    scriptEnabled: false,
+  };
+}
+
+/** mingo's messages, and what mongod says about the same mistake. */
+const TRANSLATIONS: Array<[RegExp, CodeName, (m: RegExpMatchArray) => string]> = [
+  [/^unknown top level operator: (\S+)/, 'BadValue', (m) =>
+    `unknown top level operator: ${m[1]}. If you have a field name that starts with a '$' symbol, consider using $getField or $setField.`],
+  [/^unknown query operator (\S+)/, 'BadValue', (m) => `unknown operator: ${m[1]}`],
+  [/^unregistered pipeline operator (\$\w+)/, 'Location40324', (m) => `Unrecognized pipeline stage name: '${m[1]}'`],
+  [/^Unknown update operator: '([^']+)'/, 'FailedToParse', (m) =>
+    `Unknown modifier: ${m[1]}. Expected a valid update modifier or pipeline-style update specified as an array`],
+  [/^Unknown pipeline operator: '([^']+)'/, 'InvalidOptions', (m) =>
+    `${m[1]} is not allowed to be used within an update`],
+  [/would create a conflict at '([^']+)'/, 'ConflictingUpdateOperators', (m) =>
+    `Updating the path '${m[1]}' would create a conflict at '${m[1]}'`],
+  [/^You must include the array field for '\.\$'/, 'BadValue', () =>
+    'The positional operator did not find the match needed from the query.'],
+  [/^Cannot (increment|multiply) with non-numeric argument/, 'TypeMismatch', (m) =>
+    `Cannot ${m[1]} with non-numeric argument`],
+  [/^(?:accumulator|operator) '(\$\w+)' is not registered/, 'InvalidPipelineOperator', (m) => `Unrecognized expression '${m[1]}'`],
+  [/^Cannot do exclusion and inclusion in projection/, 'Location31254', () =>
+    'Cannot do exclusion and inclusion in one projection'],
+  [/^Path collision at (\S+?)\.?$/, 'Location31250', (m) => `Path collision at ${m[1]}`],
+  [/requires 'scriptEnabled'|only accepts a Function/, 'CommandNotSupported', () =>
+    'the wire test server cannot run server-side JavaScript ($where, $function, $accumulator)'],
+  [/^\$?skip value must be a non-negative integer/, 'Location15956', () => 'Argument to $skip cannot be negative'],
+  // mingo's $in/$nin iterate their argument without checking it.
+  [/is not iterable/, 'BadValue', () => '$in needs an array'],
+];
+
+/** Runs mingo code, turning whatever it throws into a mongod-like error reply. */
+export function guard<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof CommandError) throw err;
+    throw translate(err);
+  }
+}
+
+function translate(err: unknown): CommandError {
+  const message = err instanceof Error ? err.message : String(err);
+  for (const [pattern, code, text] of TRANSLATIONS) {
+    const m = message.match(pattern);
+    if (m) return new CommandError(code, text(m));
+  }
+  // mingo rejects what mongod also rejects, with its own wording.
+  return new CommandError('BadValue', message);
+}
