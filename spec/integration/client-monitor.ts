@@ -4,7 +4,6 @@
  * server: nothing before subscribe, a `killCursors` on unsubscribe, an
  * `abortTransaction` on unsubscribe, `endSessions` on close.
  */
-import * as os from 'node:os';
 import type { CommandFailedEvent, CommandStartedEvent, CommandSucceededEvent, Document } from 'mongodb';
 import { RxMongoClient, type RxMongoClientOptions } from '../../lib/client';
 import { backend } from '../support/backend';
@@ -33,9 +32,6 @@ export function monitoredClient(options: RxMongoClientOptions = {}, uri = backen
     serverSelectionTimeoutMS: 10_000,
     monitorCommands: true,
     appName,
-    // Under jest the driver's own `import('os')` fails (no --experimental-vm-modules), which
-    // silently empties the handshake metadata: appName would never reach the server.
-    runtimeAdapters: { os },
     ...options,
   });
   const monitored: Monitored = {
