@@ -3,9 +3,7 @@ export { RxDatabase, DATABASE_MEMBERS } from './database';
 export { RxCollection, COLLECTION_MEMBERS } from './collection';
 export { RxClientSession } from './session';
 export { fromDriverCursor, type CursorOwner } from './cursor';
-export { RxMongoError, InvalidNameError, ConfigurationError, ClientClosedError } from './errors';
 export type { WithRxSession } from './internal/mapping';
-export { InvalidOperationError } from './errors';
 export {
   TopologyState,
   type TopologyStateOptions,
@@ -35,4 +33,13 @@ export {
   type CheckpointStore,
   type CheckpointDocument,
 } from './checkpoint';
-export { SubscriberOverflowError, CheckpointInUseError, CheckpointCorruptError } from './errors';
+export {
+  RxMongoError,
+  InvalidNameError,
+  ConfigurationError,
+  ClientClosedError,
+  InvalidOperationError,
+  SubscriberOverflowError,
+  CheckpointInUseError,
+  CheckpointCorruptError,
+} from './errors';
