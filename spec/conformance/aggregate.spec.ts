@@ -4,8 +4,9 @@
  * cursors and batches, collectionless `$documents`, `$out` and `$merge`,
  * `$currentOp` with idle cursors, and pipeline errors.
  */
-import { MongoClient, MongoServerError, ObjectId, type Collection, type Db, type Document } from 'mongodb';
+import { MongoClient, ObjectId, type Collection, type Db, type Document } from 'mongodb';
 import { driverClient, uniqueDbName } from '../support/backend';
+import { serverError } from '../support/server-error';
 
 
 /** Specs use `_id`s of any type. */
@@ -30,17 +31,6 @@ async function fresh(docs: Document[] = []): Promise<Collection<Doc>> {
   const coll = db.collection<Doc>(`c${counter}`);
   if (docs.length > 0) await coll.insertMany(docs);
   return coll;
-}
-
-async function serverError(promise: Promise<unknown>): Promise<MongoServerError> {
-  const err = await promise.then(
-    () => {
-      throw new Error('expected the server to refuse');
-    },
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(MongoServerError);
-  return err as MongoServerError;
 }
 
 const orders = [

@@ -21,6 +21,7 @@ import {
   type Document,
 } from 'mongodb';
 import { driverClient, uniqueDbName } from '../support/backend';
+import { serverError } from '../support/server-error';
 
 
 /** Specs use `_id`s of any type. */
@@ -49,17 +50,6 @@ async function fresh(docs: Document[] = []): Promise<Collection<Doc>> {
 }
 
 /** The server error a promise rejects with. */
-async function serverError(promise: Promise<unknown>): Promise<MongoServerError> {
-  const err = await promise.then(
-    () => {
-      throw new Error('expected the server to refuse');
-    },
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(MongoServerError);
-  return err as MongoServerError;
-}
-
 /** Runs one update statement as a raw command, for what the driver would refuse client-side. */
 function rawUpdate(coll: Collection<Doc>, statement: Document): Promise<Document> {
   return db.command({ update: coll.collectionName, updates: [statement] });

@@ -4,8 +4,9 @@
  * renameCollection — their replies, the catalog they leave, validators, and
  * the errors for missing, existing and invalid namespaces.
  */
-import { MongoClient, MongoServerError, ObjectId, type Db, type Document } from 'mongodb';
+import { MongoClient, ObjectId, type Db, type Document } from 'mongodb';
 import { driverClient, uniqueDbName } from '../support/backend';
+import { serverError } from '../support/server-error';
 
 
 /** Specs use `_id`s of any type. */
@@ -28,17 +29,6 @@ afterAll(async () => {
 function freshName(): string {
   counter += 1;
   return `c${counter}`;
-}
-
-async function serverError(promise: Promise<unknown>): Promise<MongoServerError> {
-  const err = await promise.then(
-    () => {
-      throw new Error('expected the server to refuse');
-    },
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(MongoServerError);
-  return err as MongoServerError;
 }
 
 async function collectionNames(target: Db = db): Promise<string[]> {

@@ -5,8 +5,9 @@
  * insert, update, upsert and index build, listIndexes, dropIndexes, and
  * hints naming indexes.
  */
-import { MongoBulkWriteError, MongoClient, MongoServerError, ObjectId, type Collection, type Db, type Document } from 'mongodb';
+import { MongoBulkWriteError, MongoClient, ObjectId, type Collection, type Db, type Document } from 'mongodb';
 import { driverClient, uniqueDbName } from '../support/backend';
+import { serverError } from '../support/server-error';
 
 
 /** Specs use `_id`s of any type. */
@@ -29,17 +30,6 @@ afterAll(async () => {
 function fresh(): Collection<Doc> {
   counter += 1;
   return db.collection<Doc>(`c${counter}`);
-}
-
-async function serverError(promise: Promise<unknown>): Promise<MongoServerError> {
-  const err = await promise.then(
-    () => {
-      throw new Error('expected the server to refuse');
-    },
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(MongoServerError);
-  return err as MongoServerError;
 }
 
 const indexNames = async (coll: Collection<Doc>) => (await coll.listIndexes().toArray()).map((i) => i.name).sort();
