@@ -4,34 +4,13 @@
  * cursors and batches, collectionless `$documents`, `$out` and `$merge`,
  * `$currentOp` with idle cursors, and pipeline errors.
  */
-import { MongoClient, ObjectId, type Collection, type Db, type Document } from 'mongodb';
-import { driverClient, uniqueDbName } from '../support/backend';
+import { type Document } from 'mongodb';
+import { scratchDatabase } from '../support/scratch';
 import { serverError } from '../support/server-error';
 
+const scratch = scratchDatabase('agg');
 
-/** Specs use `_id`s of any type. */
-type Doc = Document & { _id?: string | number | ObjectId | Document };
-let client: MongoClient;
-let db: Db;
-let counter = 0;
-
-beforeAll(async () => {
-  client = driverClient();
-  await client.connect();
-  db = client.db(uniqueDbName('agg'));
-});
-
-afterAll(async () => {
-  await db.dropDatabase();
-  await client.close();
-});
-
-async function fresh(docs: Document[] = []): Promise<Collection<Doc>> {
-  counter += 1;
-  const coll = db.collection<Doc>(`c${counter}`);
-  if (docs.length > 0) await coll.insertMany(docs);
-  return coll;
-}
+const { fresh } = scratch;
 
 const orders = [
   { _id: 1, customer: 'ann', items: ['pen', 'ink'], total: 12 },
@@ -89,19 +68,19 @@ describe('stages', () => {
 describe('cursors', () => {
   it('returns batches of the requested size through getMore', async () => {
     const coll = await fresh(Array.from({ length: 25 }, (_, i) => ({ _id: i })));
-    const first = await db.command({ aggregate: coll.collectionName, pipeline: [{ $sort: { _id: 1 } }], cursor: { batchSize: 10 } });
+    const first = await scratch.db.command({ aggregate: coll.collectionName, pipeline: [{ $sort: { _id: 1 } }], cursor: { batchSize: 10 } });
     expect(first.cursor.firstBatch).toHaveLength(10);
-    expect(first.cursor.ns).toBe(`${db.databaseName}.${coll.collectionName}`);
-    const more = await db.command({ getMore: first.cursor.id, collection: coll.collectionName, batchSize: 10 });
+    expect(first.cursor.ns).toBe(`${scratch.db.databaseName}.${coll.collectionName}`);
+    const more = await scratch.db.command({ getMore: first.cursor.id, collection: coll.collectionName, batchSize: 10 });
     expect(more.cursor.nextBatch.map((d: Document) => d._id)).toEqual([10, 11, 12, 13, 14, 15, 16, 17, 18, 19]);
-    const rest = await db.command({ getMore: first.cursor.id, collection: coll.collectionName });
+    const rest = await scratch.db.command({ getMore: first.cursor.id, collection: coll.collectionName });
     expect(rest.cursor.nextBatch).toHaveLength(5);
     expect(rest.cursor.id.toString()).toBe('0');
     expect(await coll.aggregate([{ $match: {} }], { batchSize: 3 }).toArray()).toHaveLength(25);
   });
 
   it('runs collectionless pipelines with $documents', async () => {
-    const result = await db.aggregate([{ $documents: [{ x: 1 }, { x: 2 }] }, { $match: { x: 2 } }]).toArray();
+    const result = await scratch.db.aggregate([{ $documents: [{ x: 1 }, { x: 2 }] }, { $match: { x: 2 } }]).toArray();
     expect(result).toEqual([{ x: 2 }]);
   });
 });
@@ -133,8 +112,8 @@ describe('$currentOp', () => {
     const coll = await fresh(Array.from({ length: 10 }, (_, i) => ({ _id: i })));
     const cursor = coll.find({}, { batchSize: 2 });
     await cursor.next();
-    const ns = `${db.databaseName}.${coll.collectionName}`;
-    const idle = () => client.db('admin').aggregate([
+    const ns = `${scratch.db.databaseName}.${coll.collectionName}`;
+    const idle = () => scratch.client.db('admin').aggregate([
       { $currentOp: { idleCursors: true } },
       { $match: { type: 'idleCursor', ns } },
     ], { promoteLongs: false }).toArray();
@@ -146,7 +125,7 @@ describe('$currentOp', () => {
   });
 
   it('must run on admin with {aggregate: 1}', async () => {
-    const err = await serverError(db.aggregate([{ $currentOp: {} }]).toArray());
+    const err = await serverError(scratch.db.aggregate([{ $currentOp: {} }]).toArray());
     expect(err.code).toBe(73);
   });
 });
@@ -161,11 +140,11 @@ describe('errors', () => {
 
   it('refuses a missing cursor option, a missing pipeline and multi-field stages', async () => {
     const coll = await fresh();
-    expect((await serverError(db.command({ aggregate: coll.collectionName, pipeline: [] }))).code).toBe(9);
-    expect((await serverError(db.command({ aggregate: coll.collectionName, cursor: {} }))).code).toBe(40414);
-    expect((await serverError(db.command({ aggregate: coll.collectionName, pipeline: [{ $match: {}, $limit: 1 }], cursor: {} }))).code)
+    expect((await serverError(scratch.db.command({ aggregate: coll.collectionName, pipeline: [] }))).code).toBe(9);
+    expect((await serverError(scratch.db.command({ aggregate: coll.collectionName, cursor: {} }))).code).toBe(40414);
+    expect((await serverError(scratch.db.command({ aggregate: coll.collectionName, pipeline: [{ $match: {}, $limit: 1 }], cursor: {} }))).code)
       .toBe(40323);
-    expect((await serverError(db.command({ aggregate: coll.collectionName, pipeline: {}, cursor: {} }))).code).toBe(14);
+    expect((await serverError(scratch.db.command({ aggregate: coll.collectionName, pipeline: {}, cursor: {} }))).code).toBe(14);
   });
 
   it('refuses unknown expressions', async () => {

@@ -4,33 +4,15 @@
  * verbose and summary results, ordered and unordered write errors, and the
  * raw reply with its results cursor.
  */
-import { MongoClientBulkWriteError, MongoClient, MongoServerError, ObjectId, type AnyClientBulkWriteModel, type Db, type Document } from 'mongodb';
-import { driverClient, uniqueDbName } from '../support/backend';
+import { MongoClientBulkWriteError, MongoServerError, ObjectId, type AnyClientBulkWriteModel, type Document } from 'mongodb';
+import { scratchDatabase, type AnyIdDoc } from '../support/scratch';
 
+type Doc = AnyIdDoc;
+const scratch = scratchDatabase('bulk');
 
-/** Specs use `_id`s of any type. */
-type Doc = Document & { _id?: string | number | ObjectId | Document };
-let client: MongoClient;
-let db: Db;
-let counter = 0;
+const ns = (): string => `${scratch.db.databaseName}.${scratch.freshName()}`;
 
-beforeAll(async () => {
-  client = driverClient();
-  await client.connect();
-  db = client.db(uniqueDbName('bulk'));
-});
-
-afterAll(async () => {
-  await db.dropDatabase();
-  await client.close();
-});
-
-function ns(): string {
-  counter += 1;
-  return `${db.databaseName}.c${counter}`;
-}
-
-const collectionOf = (namespace: string) => db.collection<Doc>(namespace.slice(db.databaseName.length + 1));
+const collectionOf = (namespace: string) => scratch.db.collection<Doc>(namespace.slice(scratch.db.databaseName.length + 1));
 
 describe('MongoClient.bulkWrite', () => {
   it('applies inserts, updates, replaces and deletes across namespaces, with verbose results', async () => {
@@ -47,7 +29,7 @@ describe('MongoClient.bulkWrite', () => {
       { namespace: b, name: 'deleteOne', filter: { _id: 3 } },
       { namespace: a, name: 'deleteMany', filter: { v: { $gt: 5 } } },
     ];
-    const result = await client.bulkWrite<Record<string, Doc>>(models, { verboseResults: true });
+    const result = await scratch.client.bulkWrite<Record<string, Doc>>(models, { verboseResults: true });
     expect(result).toMatchObject({ acknowledged: true, insertedCount: 2, matchedCount: 5, modifiedCount: 5, upsertedCount: 1, deletedCount: 1 });
     expect(result.insertResults?.get(0)).toEqual({ insertedId: 'x' });
     expect(result.insertResults?.get(1)?.insertedId).toBeInstanceOf(ObjectId);
@@ -67,7 +49,7 @@ describe('MongoClient.bulkWrite', () => {
 
   it('summarises counts without verbose results', async () => {
     const a = ns();
-    const result = await client.bulkWrite<Record<string, Doc>>([
+    const result = await scratch.client.bulkWrite<Record<string, Doc>>([
       { namespace: a, name: 'insertOne', document: { _id: 1 } },
       { namespace: a, name: 'updateOne', filter: { _id: 1 }, update: { $set: { a: 1 } } },
     ]);
@@ -78,14 +60,14 @@ describe('MongoClient.bulkWrite', () => {
   it('updates the first document in sort order for updateOne with a sort', async () => {
     const a = ns();
     await collectionOf(a).insertMany([{ _id: 1, rank: 3 }, { _id: 2, rank: 1 }, { _id: 3, rank: 2 }]);
-    await client.bulkWrite<Record<string, Doc>>([{ namespace: a, name: 'updateOne', filter: {}, update: { $set: { top: true } }, sort: { rank: 1 } }]);
+    await scratch.client.bulkWrite<Record<string, Doc>>([{ namespace: a, name: 'updateOne', filter: {}, update: { $set: { top: true } }, sort: { rank: 1 } }]);
     expect((await collectionOf(a).find({ top: true }).toArray()).map((d) => d._id)).toEqual([2]);
   });
 
   it('stops an ordered bulk write at the first error', async () => {
     const a = ns();
     await collectionOf(a).insertOne({ _id: 1 });
-    const err = await client.bulkWrite<Record<string, Doc>>([
+    const err = await scratch.client.bulkWrite<Record<string, Doc>>([
       { namespace: a, name: 'insertOne', document: { _id: 2 } },
       { namespace: a, name: 'insertOne', document: { _id: 1 } },
       { namespace: a, name: 'insertOne', document: { _id: 3 } },
@@ -100,7 +82,7 @@ describe('MongoClient.bulkWrite', () => {
   it('goes on past errors when unordered', async () => {
     const a = ns();
     await collectionOf(a).insertOne({ _id: 1, s: 'x' });
-    const err = await client.bulkWrite<Record<string, Doc>>([
+    const err = await scratch.client.bulkWrite<Record<string, Doc>>([
       { namespace: a, name: 'insertOne', document: { _id: 1 } },
       { namespace: a, name: 'updateOne', filter: { _id: 1 }, update: { $inc: { s: 1 } } },
       { namespace: a, name: 'insertOne', document: { _id: 2 } },
@@ -114,7 +96,7 @@ describe('MongoClient.bulkWrite', () => {
 });
 
 describe('the raw bulkWrite command', () => {
-  const admin = () => client.db('admin');
+  const admin = () => scratch.client.db('admin');
 
   it('replies with counts and a results cursor', async () => {
     const a = ns();
@@ -151,7 +133,7 @@ describe('the raw bulkWrite command', () => {
 
   it('must run on admin and checks its arguments', async () => {
     const a = ns();
-    const onOther = await db.command({ bulkWrite: 1, ops: [{ insert: 0, document: {} }], nsInfo: [{ ns: a }] }).catch((e: unknown) => e);
+    const onOther = await scratch.db.command({ bulkWrite: 1, ops: [{ insert: 0, document: {} }], nsInfo: [{ ns: a }] }).catch((e: unknown) => e);
     expect(onOther).toBeInstanceOf(MongoServerError);
     expect((onOther as MongoServerError).code).toBe(13);
     const missing = await admin().command({ bulkWrite: 1, ops: [{ insert: 0, document: {} }] }).catch((e: unknown) => e);

@@ -11,48 +11,27 @@ import {
   Decimal128,
   Long,
   MongoBulkWriteError,
-  MongoClient,
   MongoServerError,
   ObjectId,
   Timestamp,
   UUID,
   type Collection,
-  type Db,
   type Document,
 } from 'mongodb';
-import { driverClient, uniqueDbName } from '../support/backend';
+import { driverClient } from '../support/backend';
+import { scratchDatabase, type AnyIdDoc } from '../support/scratch';
 import { serverError } from '../support/server-error';
 
-
-/** Specs use `_id`s of any type. */
-type Doc = Document & { _id?: string | number | ObjectId | Document };
-let client: MongoClient;
-let db: Db;
-let counter = 0;
-
-beforeAll(async () => {
-  client = driverClient();
-  await client.connect();
-  db = client.db(uniqueDbName('crud'));
-});
-
-afterAll(async () => {
-  await db.dropDatabase();
-  await client.close();
-});
+type Doc = AnyIdDoc;
+const scratch = scratchDatabase('crud');
 
 /** A fresh collection, optionally seeded. */
-async function fresh(docs: Document[] = []): Promise<Collection<Doc>> {
-  counter += 1;
-  const coll = db.collection<Doc>(`c${counter}`);
-  if (docs.length > 0) await coll.insertMany(docs);
-  return coll;
-}
+const { fresh } = scratch;
 
 /** The server error a promise rejects with. */
 /** Runs one update statement as a raw command, for what the driver would refuse client-side. */
 function rawUpdate(coll: Collection<Doc>, statement: Document): Promise<Document> {
-  return db.command({ update: coll.collectionName, updates: [statement] });
+  return scratch.db.command({ update: coll.collectionName, updates: [statement] });
 }
 
 /** Applies `update` to one seeded document and returns it afterwards. */
@@ -110,7 +89,7 @@ describe('insert', () => {
 
   it('answers the raw command with n and writeErrors', async () => {
     const coll = await fresh([{ _id: 1 }]);
-    const reply = await db.command({ insert: coll.collectionName, documents: [{ _id: 1 }, { _id: 2 }], ordered: false });
+    const reply = await scratch.db.command({ insert: coll.collectionName, documents: [{ _id: 1 }, { _id: 2 }], ordered: false });
     expect(reply.ok).toBe(1);
     expect(reply.n).toBe(1);
     expect(reply.writeErrors).toEqual([
@@ -178,7 +157,7 @@ describe('find', () => {
     const watched = driverClient({ monitorCommands: true });
     watched.on('commandStarted', (e) => events.push(e.commandName));
     try {
-      const docs = await watched.db(db.databaseName).collection(many.collectionName).find({}, { batchSize: 100 }).toArray();
+      const docs = await watched.db(scratch.db.databaseName).collection(many.collectionName).find({}, { batchSize: 100 }).toArray();
       expect(docs).toHaveLength(250);
       expect(events.filter((e) => e === 'getMore')).toHaveLength(2);
     } finally {
@@ -188,7 +167,7 @@ describe('find', () => {
 
   it('closes the cursor after one batch for a negative limit (singleBatch)', async () => {
     const many = await fresh(Array.from({ length: 10 }, (_, i) => ({ _id: i })));
-    const reply = await db.command({ find: many.collectionName, limit: 3, singleBatch: true });
+    const reply = await scratch.db.command({ find: many.collectionName, limit: 3, singleBatch: true });
     expect(reply.cursor.firstBatch).toHaveLength(3);
     expect(reply.cursor.id.toString()).toBe('0');
     expect(await many.find({}, { limit: -3 }).toArray()).toHaveLength(3);
@@ -369,10 +348,10 @@ describe('update errors', () => {
       { q: { _id: 1 }, u: { $inc: { a: 1 } } },
       { q: { _id: 2 }, u: { $inc: { a: 1 } } },
     ];
-    const ordered = await db.command({ update: coll.collectionName, updates: statements });
+    const ordered = await scratch.db.command({ update: coll.collectionName, updates: statements });
     expect(ordered).toMatchObject({ ok: 1, n: 0, nModified: 0 });
     expect(ordered.writeErrors).toEqual([expect.objectContaining({ index: 0, code: 14 })]);
-    const unordered = await db.command({ update: coll.collectionName, updates: statements, ordered: false });
+    const unordered = await scratch.db.command({ update: coll.collectionName, updates: statements, ordered: false });
     expect(unordered).toMatchObject({ ok: 1, n: 1, nModified: 1 });
     expect(unordered.writeErrors).toEqual([expect.objectContaining({ index: 0, code: 14 })]);
     expect(await coll.findOne({ _id: 2 })).toEqual({ _id: 2, a: 2 });
@@ -422,7 +401,7 @@ describe('upsert', () => {
 
   it('reports upserted entries in the raw reply', async () => {
     const coll = await fresh([{ _id: 1 }]);
-    const reply = await db.command({
+    const reply = await scratch.db.command({
       update: coll.collectionName,
       updates: [
         { q: { _id: 1 }, u: { $set: { a: 1 } }, upsert: true },
@@ -456,7 +435,7 @@ describe('replace and delete', () => {
 
   it('refuses a delete limit other than 0 or 1', async () => {
     const coll = await fresh([{ _id: 1 }]);
-    const err = await serverError(db.command({ delete: coll.collectionName, deletes: [{ q: {}, limit: 2 }] }));
+    const err = await serverError(scratch.db.command({ delete: coll.collectionName, deletes: [{ q: {}, limit: 2 }] }));
     expect(err.code).toBe(9);
   });
 });
@@ -482,22 +461,22 @@ describe('findAndModify', () => {
 
   it('reports lastErrorObject as mongod does', async () => {
     const coll = await fresh([{ _id: 1, a: 1 }]);
-    const updated = await db.command({ findAndModify: coll.collectionName, query: { _id: 1 }, update: { $set: { a: 2 } } });
+    const updated = await scratch.db.command({ findAndModify: coll.collectionName, query: { _id: 1 }, update: { $set: { a: 2 } } });
     expect(updated.lastErrorObject).toEqual({ n: 1, updatedExisting: true });
     expect(updated.value).toEqual({ _id: 1, a: 1 });
-    const upserted = await db.command({ findAndModify: coll.collectionName, query: { _id: 2 }, update: { $set: { a: 2 } }, upsert: true, new: true });
+    const upserted = await scratch.db.command({ findAndModify: coll.collectionName, query: { _id: 2 }, update: { $set: { a: 2 } }, upsert: true, new: true });
     expect(upserted.lastErrorObject).toEqual({ n: 1, updatedExisting: false, upserted: 2 });
     expect(upserted.value).toEqual({ _id: 2, a: 2 });
-    const removed = await db.command({ findAndModify: coll.collectionName, query: { _id: 3 }, remove: true });
+    const removed = await scratch.db.command({ findAndModify: coll.collectionName, query: { _id: 3 }, remove: true });
     expect(removed.lastErrorObject).toEqual({ n: 0 });
     expect(removed.value).toBeNull();
   });
 
   it('refuses contradictory options', async () => {
     const coll = await fresh();
-    const both = await serverError(db.command({ findAndModify: coll.collectionName, query: {}, remove: true, update: { $set: { a: 1 } } }));
+    const both = await serverError(scratch.db.command({ findAndModify: coll.collectionName, query: {}, remove: true, update: { $set: { a: 1 } } }));
     expect(both.code).toBe(9);
-    const neither = await serverError(db.command({ findAndModify: coll.collectionName, query: {} }));
+    const neither = await serverError(scratch.db.command({ findAndModify: coll.collectionName, query: {} }));
     expect(neither.code).toBe(9);
   });
 
@@ -517,9 +496,9 @@ describe('count and distinct', () => {
     expect(await coll.countDocuments({ even: true })).toBe(5);
     expect(await coll.countDocuments({}, { skip: 8 })).toBe(2);
     expect(await coll.countDocuments({}, { limit: 3 })).toBe(3);
-    const reply = await db.command({ count: coll.collectionName, query: { even: false }, skip: 1, limit: 2 });
+    const reply = await scratch.db.command({ count: coll.collectionName, query: { even: false }, skip: 1, limit: 2 });
     expect(reply).toMatchObject({ ok: 1, n: 2 });
-    expect((await db.command({ count: 'missing_collection' })).n).toBe(0);
+    expect((await scratch.db.command({ count: 'missing_collection' })).n).toBe(0);
   });
 
   it('distinct values, unwinding arrays', async () => {
@@ -538,37 +517,37 @@ describe('count and distinct', () => {
 
 describe('bad arguments', () => {
   it('refuses unknown fields (40415), wrong types (14) and missing fields (40414)', async () => {
-    expect(await serverError(db.command({ find: 'c', foo: 1 }))).toMatchObject({ code: 40415, codeName: 'Location40415' });
-    expect(await serverError(db.command({ find: 'c', filter: 5 }))).toMatchObject({ code: 14, codeName: 'TypeMismatch' });
-    expect(await serverError(db.command({ insert: 'c' }))).toMatchObject({ code: 40414, codeName: 'Location40414' });
-    expect(await serverError(db.command({ update: 'c', updates: [{ q: {} }] }))).toMatchObject({ code: 40414 });
-    expect(await serverError(db.command({ distinct: 'c' }))).toMatchObject({ code: 40414 });
-    expect(await serverError(db.command({ insert: 'c', documents: [{}], bogus: true }))).toMatchObject({ code: 40415 });
+    expect(await serverError(scratch.db.command({ find: 'c', foo: 1 }))).toMatchObject({ code: 40415, codeName: 'Location40415' });
+    expect(await serverError(scratch.db.command({ find: 'c', filter: 5 }))).toMatchObject({ code: 14, codeName: 'TypeMismatch' });
+    expect(await serverError(scratch.db.command({ insert: 'c' }))).toMatchObject({ code: 40414, codeName: 'Location40414' });
+    expect(await serverError(scratch.db.command({ update: 'c', updates: [{ q: {} }] }))).toMatchObject({ code: 40414 });
+    expect(await serverError(scratch.db.command({ distinct: 'c' }))).toMatchObject({ code: 40414 });
+    expect(await serverError(scratch.db.command({ insert: 'c', documents: [{}], bogus: true }))).toMatchObject({ code: 40415 });
   });
 
   it('refuses invalid namespaces (73) and collection names that are not strings (2)', async () => {
-    expect(await serverError(db.command({ find: '' }))).toMatchObject({ code: 73, codeName: 'InvalidNamespace' });
-    expect(await serverError(db.command({ find: 5 }))).toMatchObject({ code: 2, codeName: 'BadValue' });
-    expect(await serverError(db.command({ insert: 'a$b', documents: [{}] }))).toMatchObject({ code: 73 });
+    expect(await serverError(scratch.db.command({ find: '' }))).toMatchObject({ code: 73, codeName: 'InvalidNamespace' });
+    expect(await serverError(scratch.db.command({ find: 5 }))).toMatchObject({ code: 2, codeName: 'BadValue' });
+    expect(await serverError(scratch.db.command({ insert: 'a$b', documents: [{}] }))).toMatchObject({ code: 73 });
   });
 
   it('refuses negative skip, bad sort orders and unknown query operators', async () => {
-    expect((await serverError(db.command({ find: 'c', skip: -1 }))).code).toBe(51024);
-    expect((await serverError(db.command({ find: 'c', sort: { a: 2 } }))).code).toBe(15975);
+    expect((await serverError(scratch.db.command({ find: 'c', skip: -1 }))).code).toBe(51024);
+    expect((await serverError(scratch.db.command({ find: 'c', sort: { a: 2 } }))).code).toBe(15975);
     const coll = await fresh([{ _id: 1 }]);
     expect(await serverError(coll.find({ a: { $foo: 1 } }).toArray())).toMatchObject({ code: 2, codeName: 'BadValue' });
     expect(await serverError(coll.find({ $foo: 1 } as Document).toArray())).toMatchObject({ code: 2, codeName: 'BadValue' });
   });
 
   it('refuses an empty write batch', async () => {
-    expect((await serverError(db.command({ insert: 'c', documents: [] }))).code).toBe(16);
+    expect((await serverError(scratch.db.command({ insert: 'c', documents: [] }))).code).toBe(16);
   });
 });
 
 describe('in a transaction', () => {
   it('runs CRUD commands on the transaction snapshot and commits them together', async () => {
     const coll = await fresh([{ _id: 1, n: 1 }]);
-    const session = client.startSession();
+    const session = scratch.client.startSession();
     try {
       session.startTransaction();
       await coll.insertOne({ _id: 2, n: 2 }, { session });
@@ -587,11 +566,11 @@ describe('in a transaction', () => {
 
   it('refuses count, and a write error aborts the transaction', async () => {
     const coll = await fresh([{ _id: 1 }]);
-    const session = client.startSession();
+    const session = scratch.client.startSession();
     try {
       session.startTransaction();
       await coll.insertOne({ _id: 2 }, { session });
-      const count = await serverError(db.command({ count: coll.collectionName }, { session }));
+      const count = await serverError(scratch.db.command({ count: coll.collectionName }, { session }));
       expect(count).toMatchObject({ code: 263, codeName: 'OperationNotSupportedInTransaction' });
       await session.abortTransaction();
       session.startTransaction();

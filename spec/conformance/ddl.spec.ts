@@ -4,46 +4,29 @@
  * renameCollection — their replies, the catalog they leave, validators, and
  * the errors for missing, existing and invalid namespaces.
  */
-import { MongoClient, ObjectId, type Db, type Document } from 'mongodb';
-import { driverClient, uniqueDbName } from '../support/backend';
+import { type Db, type Document } from 'mongodb';
+import { uniqueDbName } from '../support/backend';
+import { scratchDatabase, type AnyIdDoc } from '../support/scratch';
 import { serverError } from '../support/server-error';
 
+type Doc = AnyIdDoc;
+const scratch = scratchDatabase('ddl');
 
-/** Specs use `_id`s of any type. */
-type Doc = Document & { _id?: string | number | ObjectId | Document };
-let client: MongoClient;
-let db: Db;
-let counter = 0;
+const { freshName } = scratch;
 
-beforeAll(async () => {
-  client = driverClient();
-  await client.connect();
-  db = client.db(uniqueDbName('ddl'));
-});
-
-afterAll(async () => {
-  await db.dropDatabase();
-  await client.close();
-});
-
-function freshName(): string {
-  counter += 1;
-  return `c${counter}`;
-}
-
-async function collectionNames(target: Db = db): Promise<string[]> {
+async function collectionNames(target: Db = scratch.db): Promise<string[]> {
   return (await target.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name).sort();
 }
 
 async function databaseNames(): Promise<string[]> {
-  return (await client.db('admin').admin().listDatabases({ nameOnly: true })).databases.map((d) => d.name);
+  return (await scratch.client.db('admin').admin().listDatabases({ nameOnly: true })).databases.map((d) => d.name);
 }
 
 describe('create and listCollections', () => {
   it('creates a collection that listCollections describes', async () => {
     const name = freshName();
-    await db.createCollection(name);
-    const [info] = (await db.listCollections({ name }).toArray()) as Document[];
+    await scratch.db.createCollection(name);
+    const [info] = (await scratch.db.listCollections({ name }).toArray()) as Document[];
     expect(info).toMatchObject({ name, type: 'collection', options: {}, info: { readOnly: false } });
     expect(info.info.uuid).toBeDefined();
     expect(info.idIndex).toMatchObject({ key: { _id: 1 }, name: '_id_' });
@@ -51,44 +34,44 @@ describe('create and listCollections', () => {
 
   it('refuses to create an existing collection (NamespaceExists)', async () => {
     const name = freshName();
-    await db.createCollection(name);
-    expect(await serverError(db.command({ create: name }))).toMatchObject({ code: 48, codeName: 'NamespaceExists' });
+    await scratch.db.createCollection(name);
+    expect(await serverError(scratch.db.command({ create: name }))).toMatchObject({ code: 48, codeName: 'NamespaceExists' });
   });
 
   it('lists names only, and filters', async () => {
     const a = freshName();
     const b = freshName();
-    await db.createCollection(a);
-    await db.collection(b).insertOne({ x: 1 });
+    await scratch.db.createCollection(a);
+    await scratch.db.collection(b).insertOne({ x: 1 });
     const names = await collectionNames();
     expect(names).toEqual(expect.arrayContaining([a, b]));
-    const [only] = await db.listCollections({ name: b }, { nameOnly: true }).toArray();
+    const [only] = await scratch.db.listCollections({ name: b }, { nameOnly: true }).toArray();
     expect(only).toEqual({ name: b, type: 'collection' });
-    expect(await db.listCollections({ name: 'no_such_collection' }).toArray()).toEqual([]);
+    expect(await scratch.db.listCollections({ name: 'no_such_collection' }).toArray()).toEqual([]);
   });
 
   it('keeps create options and changes them with collMod', async () => {
     const name = freshName();
-    await db.createCollection(name, { changeStreamPreAndPostImages: { enabled: true } });
-    let [info] = (await db.listCollections({ name }).toArray()) as Document[];
+    await scratch.db.createCollection(name, { changeStreamPreAndPostImages: { enabled: true } });
+    let [info] = (await scratch.db.listCollections({ name }).toArray()) as Document[];
     expect(info.options.changeStreamPreAndPostImages).toEqual({ enabled: true });
-    await db.command({ collMod: name, changeStreamPreAndPostImages: { enabled: false } });
-    [info] = (await db.listCollections({ name }).toArray()) as Document[];
+    await scratch.db.command({ collMod: name, changeStreamPreAndPostImages: { enabled: false } });
+    [info] = (await scratch.db.listCollections({ name }).toArray()) as Document[];
     expect(info.options.changeStreamPreAndPostImages).toEqual({ enabled: false });
   });
 
   it('refuses collMod on a missing collection and bad option types', async () => {
-    expect(await serverError(db.command({ collMod: 'no_such_collection', changeStreamPreAndPostImages: { enabled: true } })))
+    expect(await serverError(scratch.db.command({ collMod: 'no_such_collection', changeStreamPreAndPostImages: { enabled: true } })))
       .toMatchObject({ code: 26, codeName: 'NamespaceNotFound' });
     const name = freshName();
-    await db.createCollection(name);
-    expect((await serverError(db.command({ collMod: name, changeStreamPreAndPostImages: true }))).code).toBe(14);
+    await scratch.db.createCollection(name);
+    expect((await serverError(scratch.db.command({ collMod: name, changeStreamPreAndPostImages: true }))).code).toBe(14);
   });
 
   it('enforces a query validator unless validation is bypassed', async () => {
     const name = freshName();
-    await db.createCollection(name, { validator: { qty: { $gte: 0 } } });
-    const coll = db.collection(name);
+    await scratch.db.createCollection(name, { validator: { qty: { $gte: 0 } } });
+    const coll = scratch.db.collection(name);
     await coll.insertOne({ qty: 1 });
     const err = await serverError(coll.insertOne({ qty: -1 }));
     expect(err.code).toBe(121);
@@ -99,31 +82,31 @@ describe('create and listCollections', () => {
 
   it('creates capped collections that keep only their newest documents', async () => {
     const name = freshName();
-    await db.createCollection(name, { capped: true, size: 4096, max: 3 });
-    const [info] = (await db.listCollections({ name }).toArray()) as Document[];
+    await scratch.db.createCollection(name, { capped: true, size: 4096, max: 3 });
+    const [info] = (await scratch.db.listCollections({ name }).toArray()) as Document[];
     expect(info.options).toMatchObject({ capped: true, size: 4096, max: 3 });
-    const coll = db.collection<Doc>(name);
+    const coll = scratch.db.collection<Doc>(name);
     for (let i = 1; i <= 5; i++) await coll.insertOne({ _id: i });
     expect((await coll.find().toArray()).map((d) => d._id)).toEqual([3, 4, 5]);
-    expect((await serverError(db.command({ create: freshName(), capped: true }))).code).toBe(72);
+    expect((await serverError(scratch.db.command({ create: freshName(), capped: true }))).code).toBe(72);
   });
 
   it('refuses invalid collection names (InvalidNamespace)', async () => {
-    expect(await serverError(db.command({ create: '' }))).toMatchObject({ code: 73 });
-    expect(await serverError(db.command({ create: 'bad$name' }))).toMatchObject({ code: 73 });
+    expect(await serverError(scratch.db.command({ create: '' }))).toMatchObject({ code: 73 });
+    expect(await serverError(scratch.db.command({ create: 'bad$name' }))).toMatchObject({ code: 73 });
   });
 
   it('refuses unknown options', async () => {
-    expect(await serverError(db.command({ create: freshName(), notAnOption: 1 }))).toMatchObject({ code: 40415 });
+    expect(await serverError(scratch.db.command({ create: freshName(), notAnOption: 1 }))).toMatchObject({ code: 40415 });
   });
 });
 
 describe('listDatabases', () => {
   it('lists a database once it has a collection, with sizes', async () => {
-    const other = client.db(uniqueDbName('ddl_list'));
+    const other = scratch.client.db(uniqueDbName('ddl_list'));
     expect(await databaseNames()).not.toContain(other.databaseName);
     await other.collection('c').insertOne({ a: 1 });
-    const { databases, totalSize } = await client.db('admin').admin().listDatabases();
+    const { databases, totalSize } = await scratch.client.db('admin').admin().listDatabases();
     const entry = databases.find((d) => d.name === other.databaseName);
     expect(entry).toMatchObject({ name: other.databaseName, empty: false });
     expect(typeof entry!.sizeOnDisk).toBe('number');
@@ -133,19 +116,19 @@ describe('listDatabases', () => {
   });
 
   it('filters by name', async () => {
-    await db.createCollection(freshName());
-    const reply = await client.db('admin').command({ listDatabases: 1, filter: { name: db.databaseName }, nameOnly: true });
-    expect(reply.databases).toEqual([{ name: db.databaseName }]);
+    await scratch.db.createCollection(freshName());
+    const reply = await scratch.client.db('admin').command({ listDatabases: 1, filter: { name: scratch.db.databaseName }, nameOnly: true });
+    expect(reply.databases).toEqual([{ name: scratch.db.databaseName }]);
   });
 
   it('may only run on admin', async () => {
-    expect(await serverError(db.command({ listDatabases: 1 }))).toMatchObject({ code: 13, codeName: 'Unauthorized' });
+    expect(await serverError(scratch.db.command({ listDatabases: 1 }))).toMatchObject({ code: 13, codeName: 'Unauthorized' });
   });
 });
 
 describe('dbStats', () => {
   it('counts the collections, documents and indexes of a database', async () => {
-    const other = client.db(uniqueDbName('ddl_stats'));
+    const other = scratch.client.db(uniqueDbName('ddl_stats'));
     await other.collection('a').insertMany([{ x: 1 }, { x: 2 }]);
     await other.collection('b').insertOne({ y: 'z' });
     await other.collection('b').createIndex({ y: 1 });
@@ -159,22 +142,22 @@ describe('dbStats', () => {
 describe('drop and dropDatabase', () => {
   it('drops a collection with its documents and indexes', async () => {
     const name = freshName();
-    const coll = db.collection(name);
+    const coll = scratch.db.collection(name);
     await coll.insertMany([{ a: 1 }, { a: 2 }]);
     await coll.createIndex({ a: 1 });
-    const reply = await db.command({ drop: name });
-    expect(reply).toMatchObject({ ok: 1, nIndexesWas: 2, ns: `${db.databaseName}.${name}` });
+    const reply = await scratch.db.command({ drop: name });
+    expect(reply).toMatchObject({ ok: 1, nIndexesWas: 2, ns: `${scratch.db.databaseName}.${name}` });
     expect(await collectionNames()).not.toContain(name);
     expect(await coll.countDocuments()).toBe(0);
     expect(await serverError(coll.listIndexes().toArray())).toMatchObject({ code: 26 });
   });
 
   it('succeeds for a collection that does not exist', async () => {
-    expect((await db.command({ drop: 'never_created' })).ok).toBe(1);
+    expect((await scratch.db.command({ drop: 'never_created' })).ok).toBe(1);
   });
 
   it('drops a whole database', async () => {
-    const other = client.db(uniqueDbName('ddl_drop'));
+    const other = scratch.client.db(uniqueDbName('ddl_drop'));
     await other.collection('a').insertOne({ x: 1 });
     await other.collection('b').insertOne({ x: 1 });
     expect(await other.dropDatabase()).toBe(true);
@@ -184,12 +167,12 @@ describe('drop and dropDatabase', () => {
 
   it('is not allowed in a transaction', async () => {
     const name = freshName();
-    await db.collection(name).insertOne({ a: 1 });
-    const session = client.startSession();
+    await scratch.db.collection(name).insertOne({ a: 1 });
+    const session = scratch.client.startSession();
     try {
       session.startTransaction();
-      await db.collection(name).findOne({}, { session });
-      const err = await serverError(db.command({ drop: name }, { session }));
+      await scratch.db.collection(name).findOne({}, { session });
+      const err = await serverError(scratch.db.command({ drop: name }, { session }));
       expect(err).toMatchObject({ code: 263, codeName: 'OperationNotSupportedInTransaction' });
       await session.abortTransaction();
     } finally {
@@ -203,38 +186,38 @@ describe('renameCollection', () => {
   it('moves the documents and indexes to the new name', async () => {
     const from = freshName();
     const to = freshName();
-    await db.collection<Doc>(from).insertMany([{ _id: 1 }, { _id: 2 }]);
-    await db.collection<Doc>(from).createIndex({ k: 1 }, { name: 'k_1' });
-    await db.renameCollection(from, to);
+    await scratch.db.collection<Doc>(from).insertMany([{ _id: 1 }, { _id: 2 }]);
+    await scratch.db.collection<Doc>(from).createIndex({ k: 1 }, { name: 'k_1' });
+    await scratch.db.renameCollection(from, to);
     const names = await collectionNames();
     expect(names).toContain(to);
     expect(names).not.toContain(from);
-    expect(await db.collection<Doc>(to).find().sort({ _id: 1 }).toArray()).toEqual([{ _id: 1 }, { _id: 2 }]);
-    expect((await db.collection<Doc>(to).listIndexes().toArray()).map((i: Document) => i.name).sort()).toEqual(['_id_', 'k_1']);
+    expect(await scratch.db.collection<Doc>(to).find().sort({ _id: 1 }).toArray()).toEqual([{ _id: 1 }, { _id: 2 }]);
+    expect((await scratch.db.collection<Doc>(to).listIndexes().toArray()).map((i: Document) => i.name).sort()).toEqual(['_id_', 'k_1']);
   });
 
   it('replaces an existing target only with dropTarget', async () => {
     const from = freshName();
     const to = freshName();
-    await db.collection<Doc>(from).insertOne({ _id: 'from' });
-    await db.collection<Doc>(to).insertOne({ _id: 'to' });
-    const admin = client.db('admin');
-    const exists = await serverError(admin.command({ renameCollection: `${db.databaseName}.${from}`, to: `${db.databaseName}.${to}` }));
+    await scratch.db.collection<Doc>(from).insertOne({ _id: 'from' });
+    await scratch.db.collection<Doc>(to).insertOne({ _id: 'to' });
+    const admin = scratch.client.db('admin');
+    const exists = await serverError(admin.command({ renameCollection: `${scratch.db.databaseName}.${from}`, to: `${scratch.db.databaseName}.${to}` }));
     expect(exists).toMatchObject({ code: 48, codeName: 'NamespaceExists' });
-    await admin.command({ renameCollection: `${db.databaseName}.${from}`, to: `${db.databaseName}.${to}`, dropTarget: true });
-    expect(await db.collection<Doc>(to).find().toArray()).toEqual([{ _id: 'from' }]);
+    await admin.command({ renameCollection: `${scratch.db.databaseName}.${from}`, to: `${scratch.db.databaseName}.${to}`, dropTarget: true });
+    expect(await scratch.db.collection<Doc>(to).find().toArray()).toEqual([{ _id: 'from' }]);
   });
 
   it('refuses a missing source, a rename onto itself and non-admin databases', async () => {
-    const admin = client.db('admin');
-    const ns = (c: string) => `${db.databaseName}.${c}`;
+    const admin = scratch.client.db('admin');
+    const ns = (c: string) => `${scratch.db.databaseName}.${c}`;
     expect(await serverError(admin.command({ renameCollection: ns('nothing_here'), to: ns(freshName()) })))
       .toMatchObject({ code: 26, codeName: 'NamespaceNotFound' });
     const name = freshName();
-    await db.createCollection(name);
+    await scratch.db.createCollection(name);
     expect(await serverError(admin.command({ renameCollection: ns(name), to: ns(name) })))
       .toMatchObject({ code: 20, codeName: 'IllegalOperation' });
-    expect(await serverError(db.command({ renameCollection: ns(name), to: ns(freshName()) })))
+    expect(await serverError(scratch.db.command({ renameCollection: ns(name), to: ns(freshName()) })))
       .toMatchObject({ code: 13, codeName: 'Unauthorized' });
     expect(await serverError(admin.command({ renameCollection: ns(name) }))).toMatchObject({ code: 40414 });
   });

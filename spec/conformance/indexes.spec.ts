@@ -5,41 +5,23 @@
  * insert, update, upsert and index build, listIndexes, dropIndexes, and
  * hints naming indexes.
  */
-import { MongoBulkWriteError, MongoClient, ObjectId, type Collection, type Db, type Document } from 'mongodb';
-import { driverClient, uniqueDbName } from '../support/backend';
+import { MongoBulkWriteError, type Collection, type Document } from 'mongodb';
+import { scratchDatabase, type AnyIdDoc } from '../support/scratch';
 import { serverError } from '../support/server-error';
 
+type Doc = AnyIdDoc;
+const scratch = scratchDatabase('idx');
 
-/** Specs use `_id`s of any type. */
-type Doc = Document & { _id?: string | number | ObjectId | Document };
-let client: MongoClient;
-let db: Db;
-let counter = 0;
-
-beforeAll(async () => {
-  client = driverClient();
-  await client.connect();
-  db = client.db(uniqueDbName('idx'));
-});
-
-afterAll(async () => {
-  await db.dropDatabase();
-  await client.close();
-});
-
-function fresh(): Collection<Doc> {
-  counter += 1;
-  return db.collection<Doc>(`c${counter}`);
-}
+const fresh = (): Collection<Doc> => scratch.db.collection<Doc>(scratch.freshName());
 
 const indexNames = async (coll: Collection<Doc>) => (await coll.listIndexes().toArray()).map((i) => i.name).sort();
 
 describe('createIndexes', () => {
   it('creates the collection when needed and reports index counts', async () => {
     const coll = fresh();
-    const reply = await db.command({ createIndexes: coll.collectionName, indexes: [{ key: { a: 1 }, name: 'a_1' }] });
+    const reply = await scratch.db.command({ createIndexes: coll.collectionName, indexes: [{ key: { a: 1 }, name: 'a_1' }] });
     expect(reply).toMatchObject({ ok: 1, numIndexesBefore: 1, numIndexesAfter: 2, createdCollectionAutomatically: true });
-    const again = await db.command({ createIndexes: coll.collectionName, indexes: [{ key: { a: 1 }, name: 'a_1' }] });
+    const again = await scratch.db.command({ createIndexes: coll.collectionName, indexes: [{ key: { a: 1 }, name: 'a_1' }] });
     expect(again).toMatchObject({ ok: 1, numIndexesBefore: 2, numIndexesAfter: 2, note: 'all indexes already exist' });
   });
 
@@ -66,11 +48,11 @@ describe('createIndexes', () => {
 
   it('refuses bad specifications', async () => {
     const coll = fresh();
-    const create = (spec: Document) => db.command({ createIndexes: coll.collectionName, indexes: [spec] });
+    const create = (spec: Document) => scratch.db.command({ createIndexes: coll.collectionName, indexes: [spec] });
     expect((await serverError(create({ name: 'nokey' }))).code).toBe(9);
     expect((await serverError(create({ key: { a: 'nonsense' }, name: 'bad' }))).code).toBe(67);
     expect((await serverError(create({ key: {}, name: 'empty' }))).code).toBe(67);
-    expect((await serverError(db.command({ createIndexes: coll.collectionName }))).code).toBe(40414);
+    expect((await serverError(scratch.db.command({ createIndexes: coll.collectionName }))).code).toBe(40414);
   });
 });
 
@@ -147,10 +129,10 @@ describe('dropIndexes', () => {
   it('drops by name, by key pattern, and all but _id with *', async () => {
     const coll = fresh();
     await coll.createIndexes([{ key: { a: 1 } }, { key: { b: 1 } }, { key: { c: 1 } }, { key: { d: 1 } }]);
-    expect((await db.command({ dropIndexes: coll.collectionName, index: 'a_1' })).nIndexesWas).toBe(5);
-    await db.command({ dropIndexes: coll.collectionName, index: { b: 1 } });
+    expect((await scratch.db.command({ dropIndexes: coll.collectionName, index: 'a_1' })).nIndexesWas).toBe(5);
+    await scratch.db.command({ dropIndexes: coll.collectionName, index: { b: 1 } });
     expect(await indexNames(coll)).toEqual(['_id_', 'c_1', 'd_1']);
-    await db.command({ dropIndexes: coll.collectionName, index: ['c_1'] });
+    await scratch.db.command({ dropIndexes: coll.collectionName, index: ['c_1'] });
     await coll.dropIndexes();
     expect(await indexNames(coll)).toEqual(['_id_']);
   });
@@ -160,7 +142,7 @@ describe('dropIndexes', () => {
     await coll.insertOne({ a: 1 });
     expect(await serverError(coll.dropIndex('nope_1'))).toMatchObject({ code: 27, codeName: 'IndexNotFound' });
     expect(await serverError(coll.dropIndex('_id_'))).toMatchObject({ code: 72, codeName: 'InvalidOptions' });
-    expect(await serverError(db.command({ dropIndexes: 'never_created', index: 'a_1' }))).toMatchObject({ code: 26 });
+    expect(await serverError(scratch.db.command({ dropIndexes: 'never_created', index: 'a_1' }))).toMatchObject({ code: 26 });
   });
 });
 
