@@ -4,7 +4,7 @@
  */
 import { MongoClient, type CommandStartedEvent, type MongoClientOptions } from 'mongodb';
 import { lastValueFrom } from 'rxjs';
-import { RxMongoClient } from '../lib/index';
+import { RxMongoClient } from '../lib';
 import type { BenchBackend } from './backend';
 
 export interface BenchContext {

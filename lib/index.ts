@@ -1,9 +1,9 @@
-export { RxMongoClient, type RxMongoClientOptions, type RxDatabaseOptions, type SessionCommentOptions, type DatabaseInfo } from './client';
-export { RxDatabase, DATABASE_MEMBERS } from './database';
-export { RxCollection, COLLECTION_MEMBERS } from './collection';
-export { RxClientSession } from './session';
-export { fromDriverCursor, type CursorOwner } from './cursor';
-export type { WithRxSession } from './internal/mapping';
+export { RxMongoClient, type RxMongoClientOptions, type RxDatabaseOptions, type SessionCommentOptions, type DatabaseInfo } from './client/client';
+export { RxDatabase, DATABASE_MEMBERS } from './client/database';
+export { RxCollection, COLLECTION_MEMBERS } from './client/collection';
+export { RxClientSession } from './client/session';
+export { fromDriverCursor, type CursorOwner } from './client/cursor';
+export type { WithRxSession, SessionCarrier } from './driver/sessions';
 export {
   TopologyState,
   type TopologyStateOptions,

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { count, filter, firstValueFrom, lastValueFrom, take, tap } from 'rxjs';
-import { FileCheckpointStore, MemoryCheckpointStore, type CheckpointStore, type RxCollection, type RxWatchOptions } from '../../lib/index';
+import { FileCheckpointStore, MemoryCheckpointStore, type CheckpointStore, type RxCollection, type RxWatchOptions } from '../../lib';
 import { CommandCounter, type BenchContext } from '../context';
 import { smallDoc } from '../data';
 import { median, pairedThroughputRatio, type Variant, type Workload, type WorkloadResult } from '../harness';

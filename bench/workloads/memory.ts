@@ -10,7 +10,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Document } from 'mongodb';
 import { filter, firstValueFrom } from 'rxjs';
-import type { RxCollection } from '../../lib/index';
+import type { RxCollection } from '../../lib';
 import type { BenchContext } from '../context';
 import type { Workload, WorkloadResult } from '../harness';
 import type { Finding } from '../report';

@@ -4,7 +4,7 @@
  */
 import type { Collection, Db, Document } from 'mongodb';
 import { count, lastValueFrom } from 'rxjs';
-import type { RxCollection } from '../../lib/index';
+import type { RxCollection } from '../../lib';
 import { buildOnPair, closePair, type BenchContext, type ClientPair } from '../context';
 import { smallDoc, tweet } from '../data';
 import type { Workload } from '../harness';

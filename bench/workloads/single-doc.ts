@@ -9,7 +9,7 @@
  */
 import type { Collection, Db, Document } from 'mongodb';
 import { concatMap, count, filter, from, lastValueFrom, range } from 'rxjs';
-import type { RxCollection, RxDatabase } from '../../lib/index';
+import type { RxCollection, RxDatabase } from '../../lib';
 import { buildOnPair, closePair, type BenchContext, type ClientPair } from '../context';
 import { smallDoc, tweet } from '../data';
 import type { Workload } from '../harness';

@@ -6,7 +6,7 @@
  */
 import { MongoClient, type MongoClientOptions } from 'mongodb';
 import { lastValueFrom, Subscription, type Observable } from 'rxjs';
-import { RxMongoClient } from '../../lib/index';
+import { RxMongoClient } from '../../lib';
 import type { BenchContext } from '../context';
 import { pairedMedian, type Variant, type Workload, type WorkloadResult } from '../harness';
 import type { Finding } from '../report';

@@ -1,7 +1,7 @@
 import type { ChangeStreamDocument, ChangeStreamOptions, Document } from 'mongodb';
 import { asyncScheduler, type SchedulerLike } from 'rxjs';
 import type { CheckpointStore } from '../checkpoint/store';
-import { describe } from '../internal/names';
+import { describe } from '../driver/names';
 import { DEFAULT_RETRY, type RetryOptions } from './backoff';
 import type { HistoryLostPolicy } from './reader';
 

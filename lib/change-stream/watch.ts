@@ -1,7 +1,7 @@
 import type { ChangeStream, ChangeStreamOptions, Document } from 'mongodb';
-import { RxChangeStream, type RxWatchOptions } from '../change-stream';
-import type { ClientContext } from '../internal/context';
-import { unwrapSessions, type WithRxSession } from '../internal/mapping';
+import { RxChangeStream, type RxWatchOptions } from './';
+import type { ClientContext } from '../driver/context';
+import { unwrapSessions, type WithRxSession } from '../driver/sessions';
 
 /** A driver object with `watch` (MongoClient, Db, Collection). */
 interface Watchable {

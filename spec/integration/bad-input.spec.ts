@@ -6,7 +6,7 @@
  */
 import { MongoInvalidArgumentError, MongoParseError, MongoTransactionError } from 'mongodb';
 import { firstValueFrom, isObservable, lastValueFrom, type Observable } from 'rxjs';
-import { RxMongoClient } from '../../lib/client';
+import { RxMongoClient } from '../../lib/client/client';
 import { ClientClosedError, ConfigurationError, InvalidNameError } from '../../lib/errors';
 import { backend, uniqueDbName } from '../support/backend';
 import { monitoredClient, withDatabasePath, type Monitored } from './client-monitor';

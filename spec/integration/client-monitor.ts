@@ -5,7 +5,7 @@
  * `abortTransaction` on unsubscribe, `endSessions` on close.
  */
 import type { CommandFailedEvent, CommandStartedEvent, CommandSucceededEvent, Document } from 'mongodb';
-import { RxMongoClient, type RxMongoClientOptions } from '../../lib/client';
+import { RxMongoClient, type RxMongoClientOptions } from '../../lib/client/client';
 import { backend } from '../support/backend';
 
 export interface Monitored {

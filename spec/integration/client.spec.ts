@@ -6,10 +6,10 @@
  */
 import { MongoServerError, type Document } from 'mongodb';
 import { firstValueFrom, lastValueFrom, NEVER, of, Subject, take, throwError, toArray, VirtualTimeScheduler } from 'rxjs';
-import { RxMongoClient } from '../../lib/client';
-import { RxDatabase } from '../../lib/database';
+import { RxMongoClient } from '../../lib/client/client';
+import { RxDatabase } from '../../lib/client/database';
 import { ClientClosedError, ConfigurationError, InvalidNameError } from '../../lib/errors';
-import { RxClientSession } from '../../lib/session';
+import { RxClientSession } from '../../lib/client/session';
 import { backend, describeWith, uniqueDbName } from '../support/backend';
 import { eventually, failCommand, monitoredClient, settle, withDatabasePath, type Monitored } from './client-monitor';
 

@@ -5,8 +5,8 @@
  */
 import { MongoServerError, type Document } from 'mongodb';
 import { concatMap, firstValueFrom, lastValueFrom, Subject, take, toArray } from 'rxjs';
-import type { RxMongoClient } from '../../lib/client';
-import { RxCollection } from '../../lib/collection';
+import type { RxMongoClient } from '../../lib/client/client';
+import { RxCollection } from '../../lib/client/collection';
 import { InvalidNameError } from '../../lib/errors';
 import { describeWith, uniqueDbName } from '../support/backend';
 import { eventually, failCommand, monitoredClient, settle, type Monitored } from './client-monitor';

@@ -4,9 +4,9 @@
  */
 import { MongoServerError } from 'mongodb';
 import { firstValueFrom, lastValueFrom, take, toArray } from 'rxjs';
-import type { RxMongoClient } from '../../lib/client';
-import { RxCollection } from '../../lib/collection';
-import type { RxDatabase } from '../../lib/database';
+import type { RxMongoClient } from '../../lib/client/client';
+import { RxCollection } from '../../lib/client/collection';
+import type { RxDatabase } from '../../lib/client/database';
 import { InvalidNameError } from '../../lib/errors';
 import { describeWith, uniqueDbName } from '../support/backend';
 import { eventually, failCommand, monitoredClient, settle, type Monitored } from './client-monitor';

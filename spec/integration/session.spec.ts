@@ -5,9 +5,9 @@
  */
 import { MongoServerError, type Document } from 'mongodb';
 import { concat, firstValueFrom, lastValueFrom, NEVER, switchMap, throwError, toArray } from 'rxjs';
-import type { RxMongoClient } from '../../lib/client';
-import type { RxCollection } from '../../lib/collection';
-import type { RxClientSession } from '../../lib/session';
+import type { RxMongoClient } from '../../lib/client/client';
+import type { RxCollection } from '../../lib/client/collection';
+import type { RxClientSession } from '../../lib/client/session';
 import { describeWith, uniqueDbName } from '../support/backend';
 import { eventually, failCommand, monitoredClient, settle, type Monitored } from './client-monitor';
 

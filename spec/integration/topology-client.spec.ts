@@ -3,7 +3,7 @@
  * subscription, completed by close().
  */
 import { filter, firstValueFrom, lastValueFrom, timeout, toArray, type Observable } from 'rxjs';
-import { RxMongoClient } from '../../lib/client';
+import { RxMongoClient } from '../../lib/client/client';
 import { backend } from '../support/backend';
 
 const SDAM_EVENTS = [

@@ -6,7 +6,7 @@
 import type { ChangeStreamDocument, CommandSucceededEvent, Document } from 'mongodb';
 import { filter, firstValueFrom, lastValueFrom, type Observable } from 'rxjs';
 import type { ChangeStreamStatus, RxChangeStream } from '../../lib/change-stream';
-import type { RxCollection } from '../../lib/collection';
+import type { RxCollection } from '../../lib/client/collection';
 import { uniqueDbName } from '../support/backend';
 import { monitoredClient, type Monitored } from './client-monitor';
 

@@ -1,9 +1,9 @@
 import { Collection, type AbstractCursor } from 'mongodb';
 import { firstValueFrom, lastValueFrom, toArray } from 'rxjs';
-import { RxMongoClient } from '../../lib/client';
-import { fromDriverCursor } from '../../lib/cursor';
-import { ClientClosedError } from '../../lib/errors';
-import { FakeCursor } from './internal/fakes';
+import { RxMongoClient } from '../../../lib/client/client';
+import { fromDriverCursor } from '../../../lib/client/cursor';
+import { ClientClosedError } from '../../../lib/errors';
+import { FakeCursor } from '../driver/fakes';
 
 /** A cursor with a `map()` transform: its buffered documents are raw, only `next()` maps them. */
 class MappedCursor extends FakeCursor<number> {

@@ -1,5 +1,5 @@
 import { InvalidNameError } from '../../../lib/errors';
-import { validateCollectionName, validateDatabaseName } from '../../../lib/internal/names';
+import { validateCollectionName, validateDatabaseName } from '../../../lib/driver/names';
 
 describe('validateDatabaseName', () => {
   it.each(['app', 'a-b_c', 'x'.repeat(63), 'é'.repeat(31), '日本'])('accepts %j', (name) => {

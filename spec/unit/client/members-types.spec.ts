@@ -6,9 +6,9 @@
  */
 import type { Document, IndexDescriptionInfo, InsertOneResult, ModifyResult, WithId } from 'mongodb';
 import { firstValueFrom, isObservable, type Observable } from 'rxjs';
-import { RxMongoClient } from '../../../lib/client';
-import type { RxCollection } from '../../../lib/collection';
-import type { RxClientSession } from '../../../lib/session';
+import { RxMongoClient } from '../../../lib/client/client';
+import type { RxCollection } from '../../../lib/client/collection';
+import type { RxClientSession } from '../../../lib/client/session';
 
 /** Compiles only when `value` has exactly type `T`. */
 function expectType<T>() {

@@ -1,8 +1,8 @@
 import { MongoParseError, ReadPreference } from 'mongodb';
 import { firstValueFrom, lastValueFrom, queueScheduler } from 'rxjs';
-import { RxMongoClient, uriDatabaseName } from '../../lib/client';
-import { RxDatabase } from '../../lib/database';
-import { ClientClosedError, ConfigurationError, InvalidNameError } from '../../lib/errors';
+import { RxMongoClient, uriDatabaseName } from '../../../lib/client/client';
+import { RxDatabase } from '../../../lib/client/database';
+import { ClientClosedError, ConfigurationError, InvalidNameError } from '../../../lib/errors';
 
 /** Nothing listens here: an operation that reached the network would fail with a server-selection error instead. */
 const NOWHERE = 'mongodb://127.0.0.1:9/app?serverSelectionTimeoutMS=200&connectTimeoutMS=200';

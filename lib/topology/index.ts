@@ -5,8 +5,8 @@
  */
 import { BehaviorSubject, type SchedulerLike } from 'rxjs';
 import type { MongoClient, MongoClientEvents, TopologyDescription } from 'mongodb';
-import { InvalidOperationError } from './errors';
-import { readonlyBehaviorSubject, type ReadonlyBehaviorSubject } from './topology/readonly-behavior-subject';
+import { InvalidOperationError } from '../errors';
+import { readonlyBehaviorSubject, type ReadonlyBehaviorSubject } from './readonly-behavior-subject';
 import {
   deriveView,
   summarizeError,
@@ -16,10 +16,10 @@ import {
   type ServerAddress,
   type TopologySnapshot,
   type TopologyView,
-} from './topology/snapshot';
+} from './snapshot';
 
-export type { ReadonlyBehaviorSubject } from './topology/readonly-behavior-subject';
-export type { ErrorSummary, ServerAddress, ServerSnapshot, TopologySnapshot } from './topology/snapshot';
+export type { ReadonlyBehaviorSubject } from './readonly-behavior-subject';
+export type { ErrorSummary, ServerAddress, ServerSnapshot, TopologySnapshot } from './snapshot';
 
 /** Options of {@link TopologyState}. */
 export interface TopologyStateOptions {

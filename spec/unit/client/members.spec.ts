@@ -1,9 +1,9 @@
 import { Collection, Db, type ClientSession } from 'mongodb';
 import { firstValueFrom, lastValueFrom, toArray, type Observable } from 'rxjs';
-import { COLLECTION_MEMBERS } from '../../../lib/collection';
-import { DATABASE_MEMBERS } from '../../../lib/database';
+import { COLLECTION_MEMBERS } from '../../../lib/client/collection';
+import { DATABASE_MEMBERS } from '../../../lib/client/database';
 import { InvalidNameError } from '../../../lib/errors';
-import type { ClientContext } from '../../../lib/internal/context';
+import type { ClientContext } from '../../../lib/driver/context';
 import {
   abortableCall,
   CALL,
@@ -12,11 +12,10 @@ import {
   installMembers,
   namedCall,
   PROPERTY,
-  unwrapSessions,
-  withSignal,
-} from '../../../lib/internal/mapping';
-import { RxClientSession } from '../../../lib/session';
-import { Deferred, fakeContext, FakeCursor, settle } from './fakes';
+} from '../../../lib/client/members';
+import { unwrapSessions, withSignal } from '../../../lib/driver/sessions';
+import { RxClientSession } from '../../../lib/client/session';
+import { Deferred, fakeContext, FakeCursor, settle } from '../driver/fakes';
 
 /** A driver object recording its calls. */
 class FakeDriverObject {

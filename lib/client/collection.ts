@@ -13,10 +13,10 @@ import type {
   WithId,
 } from 'mongodb';
 import type { Observable } from 'rxjs';
-import type { RxChangeStream, RxWatchOptions } from './change-stream';
-import { watchOn } from './change-stream/watch';
+import type { RxChangeStream, RxWatchOptions } from '../change-stream';
+import { watchOn } from '../change-stream/watch';
 import type { RxDatabase } from './database';
-import type { ClientContext } from './internal/context';
+import type { ClientContext } from '../driver/context';
 import {
   abortableCall,
   CALL,
@@ -26,8 +26,8 @@ import {
   PROPERTY,
   type MemberTable,
   type RxMembers,
-  type WithRxSession,
-} from './internal/mapping';
+} from './members';
+import type { WithRxSession } from '../driver/sessions';
 
 /**
  * How `RxCollection` exposes each member of the driver's `Collection`.

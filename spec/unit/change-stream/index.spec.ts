@@ -6,11 +6,11 @@
  */
 import { MongoServerError, Timestamp } from 'mongodb';
 import { firstValueFrom, lastValueFrom, take, toArray } from 'rxjs';
-import { RxChangeStream, type StreamOwner } from '../../lib/change-stream';
-import { MemoryCheckpointStore } from '../../lib/checkpoint/memory';
-import { ClientClosedError } from '../../lib/errors';
-import { FakeServer, token } from './change-stream/fake-server';
-import { fastRetry, recordStatus, until } from './change-stream/helpers';
+import { RxChangeStream, type StreamOwner } from '../../../lib/change-stream';
+import { MemoryCheckpointStore } from '../../../lib/checkpoint/memory';
+import { ClientClosedError } from '../../../lib/errors';
+import { FakeServer, token } from './fake-server';
+import { fastRetry, recordStatus, until } from './helpers';
 
 describe('RxChangeStream', () => {
   let server: FakeServer;

@@ -1,8 +1,9 @@
 import type { ClientSession, ClusterTime, EndSessionOptions, ServerSessionId, Timestamp, TransactionOptions } from 'mongodb';
 import type { Observable } from 'rxjs';
-import type { ClientContext } from './internal/context';
-import { fromCall, fromSync } from './internal/from-call';
-import { fromTransaction } from './internal/transaction';
+import type { ClientContext } from '../driver/context';
+import { fromCall, fromSync } from '../driver/from-call';
+import { DRIVER_SESSION, type SessionCarrier } from '../driver/sessions';
+import { fromTransaction } from '../driver/transaction';
 
 /**
  * A logical session, as Observables.
@@ -25,7 +26,7 @@ import { fromTransaction } from './internal/transaction';
  * ).subscribe();
  * ```
  */
-export class RxClientSession {
+export class RxClientSession implements SessionCarrier {
   /** @internal */
   constructor(
     /** The driver session (escape hatch). */
@@ -33,6 +34,11 @@ export class RxClientSession {
     /** @internal */
     readonly context: ClientContext,
   ) {}
+
+  /** @internal The driver session, for the bridge's unwrapping of `session` options. */
+  get [DRIVER_SESSION](): ClientSession {
+    return this.driver;
+  }
 
   /** The server session id, once one has been acquired (driver `ClientSession.id`). */
   get id(): ServerSessionId | undefined {

@@ -1,7 +1,7 @@
 import { MongoError } from 'mongodb';
 import { defer, lastValueFrom, of, Subject, throwError, toArray } from 'rxjs';
 import { ClientClosedError } from '../../../lib/errors';
-import { fromTransaction } from '../../../lib/internal/transaction';
+import { fromTransaction } from '../../../lib/driver/transaction';
 import { Deferred, fakeContext, FakeSession, settle } from './fakes';
 
 function transient(message: string): MongoError {

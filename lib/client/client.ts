@@ -18,16 +18,16 @@ import {
   WriteConcern,
 } from 'mongodb';
 import { defer, finalize, map, mergeMap, type Observable, type SchedulerLike } from 'rxjs';
-import type { RxChangeStream, RxWatchOptions } from './change-stream';
-import { watchOn } from './change-stream/watch';
+import type { RxChangeStream, RxWatchOptions } from '../change-stream';
+import { watchOn } from '../change-stream/watch';
 import { RxDatabase } from './database';
-import { ConfigurationError } from './errors';
-import { ClientContext } from './internal/context';
-import { deliverOn, fromCall, fromSync } from './internal/from-call';
-import { unwrapSessions, type WithRxSession } from './internal/mapping';
-import { describe, validateDatabaseName } from './internal/names';
+import { ConfigurationError } from '../errors';
+import { ClientContext } from '../driver/context';
+import { deliverOn, fromCall, fromSync } from '../driver/from-call';
+import { unwrapSessions, type WithRxSession } from '../driver/sessions';
+import { describe, validateDatabaseName } from '../driver/names';
 import { RxClientSession } from './session';
-import { TopologyState, type ReadonlyBehaviorSubject, type ServerAddress, type TopologySnapshot } from './topology';
+import { TopologyState, type ReadonlyBehaviorSubject, type ServerAddress, type TopologySnapshot } from '../topology';
 
 /**
  * Options of `new RxMongoClient(uri, options)`: the driver's

@@ -6,14 +6,14 @@
  * types from the same table, so the two cannot drift apart. The table type
  * {@link MemberTable} checks every entry against the driver's own signature.
  */
-import type { AbstractCursor, ClientSession, Collection, Document } from 'mongodb';
+import type { AbstractCursor, Collection, Document } from 'mongodb';
 import { map, type Observable } from 'rxjs';
-import type { RxCollection } from '../collection';
-import { RxClientSession } from '../session';
-import type { ClientContext } from './context';
-import { fromCall } from './from-call';
-import { fromCursor } from './from-cursor';
-import { validateCollectionName } from './names';
+import type { RxCollection } from './collection';
+import type { ClientContext } from '../driver/context';
+import { fromCall } from '../driver/from-call';
+import { fromCursor } from '../driver/from-cursor';
+import { validateCollectionName } from '../driver/names';
+import { unwrapSessions, withSignal, type WithRxSession } from '../driver/sessions';
 
 /** `Promise<R>` → one-value `Observable<R>`. */
 export interface CallSpec {
@@ -135,14 +135,6 @@ type Build<S, Kind> = S extends [[infer A extends unknown[], infer R], ...infer 
 
 /** Driver arguments, with `session` options also accepting an `RxClientSession`. */
 export type RxArgs<A extends unknown[]> = { [I in keyof A]: WithRxSession<A[I]> };
-/** An options type whose `session` (when it takes a driver `ClientSession`) also accepts an `RxClientSession`. */
-export type WithRxSession<P> = P extends { session?: infer S }
-  ? 0 extends 1 & S
-    ? P
-    : [ClientSession] extends [S]
-      ? { [K in keyof P]: K extends 'session' ? P[K] | RxClientSession : P[K] }
-      : P
-  : P;
 
 /** What an installed member needs from the object it is installed on. */
 export interface Host<D> {
@@ -198,22 +190,4 @@ export function installMembers<D>(
 
 function driverMember<D>(host: Host<D>, name: string): unknown {
   return (host.driver as Record<string, unknown>)[name];
-}
-
-/** Copies option objects whose `session` is an `RxClientSession`, swapping in the driver session. */
-export function unwrapSessions(args: readonly unknown[]): unknown[] {
-  return args.map((arg) => {
-    if (arg === null || typeof arg !== 'object') return arg;
-    const session = (arg as { session?: unknown }).session;
-    return session instanceof RxClientSession ? { ...arg, session: session.driver } : arg;
-  });
-}
-
-/** The arguments with `signal` added to the options object at `index` (combined with the caller's own). */
-export function withSignal(args: readonly unknown[], index: number, signal: AbortSignal): unknown[] {
-  const copy = [...args];
-  while (copy.length <= index) copy.push(undefined);
-  const options = (copy[index] ?? {}) as { signal?: AbortSignal };
-  copy[index] = { ...options, signal: options.signal ? AbortSignal.any([options.signal, signal]) : signal };
-  return copy;
 }

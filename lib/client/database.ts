@@ -8,11 +8,11 @@ import type {
   RenameOptions,
 } from 'mongodb';
 import type { Observable } from 'rxjs';
-import type { RxChangeStream, RxWatchOptions } from './change-stream';
-import { watchOn } from './change-stream/watch';
+import type { RxChangeStream, RxWatchOptions } from '../change-stream';
+import { watchOn } from '../change-stream/watch';
 import type { RxMongoClient } from './client';
 import { RxCollection } from './collection';
-import type { ClientContext } from './internal/context';
+import type { ClientContext } from '../driver/context';
 import {
   abortableCall,
   CALL,
@@ -23,9 +23,9 @@ import {
   PROPERTY,
   type MemberTable,
   type RxMembers,
-  type WithRxSession,
-} from './internal/mapping';
-import { validateCollectionName } from './internal/names';
+} from './members';
+import type { WithRxSession } from '../driver/sessions';
+import { validateCollectionName } from '../driver/names';
 
 /**
  * How `RxDatabase` exposes each member of the driver's `Db`.

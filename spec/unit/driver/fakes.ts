@@ -4,7 +4,7 @@
  */
 import type { AbstractCursor, ClientSession, MongoClient } from 'mongodb';
 import type { SchedulerLike } from 'rxjs';
-import { ClientContext } from '../../../lib/internal/context';
+import { ClientContext } from '../../../lib/driver/context';
 
 /** A promise with its resolve/reject in hand. */
 export class Deferred<T = void> {

@@ -5,22 +5,21 @@
  */
 import type { ChangeStreamDocument, Document, ResumeToken } from 'mongodb';
 import { Observable, Subject, type Subscription } from 'rxjs';
-import { fromEngine } from './internal/from-engine';
-import { describe } from './internal/names';
-import type { StreamConfig, StreamOwner } from './change-stream/config';
-import { ConsumeRun, type ChangeHandler } from './change-stream/consume';
-import { CheckpointLease } from './change-stream/lease';
-import { resolveHighWaterMark, resolveWatchOptions, type ConsumeOptions, type RxWatchOptions } from './change-stream/options';
-import type { OpenChangeStream } from './change-stream/reader';
-import { Hub } from './change-stream/shared';
-import type { ChangeStreamStatus } from './change-stream/status';
+import { describe } from '../driver/names';
+import type { StreamConfig, StreamOwner } from './config';
+import { ConsumeRun, type ChangeHandler } from './consume';
+import { CheckpointLease } from './lease';
+import { resolveHighWaterMark, resolveWatchOptions, type ConsumeOptions, type RxWatchOptions } from './options';
+import type { OpenChangeStream } from './reader';
+import { Hub } from './shared';
+import type { ChangeStreamStatus } from './status';
 
-export type { RetryOptions } from './change-stream/backoff';
-export type { ChangeHandler } from './change-stream/consume';
-export type { CheckpointOptions, ConsumeOptions, RxWatchOptions } from './change-stream/options';
-export type { HistoryLostInfo, HistoryLostPolicy, OpenChangeStream } from './change-stream/reader';
-export type { ChangeStreamStatus } from './change-stream/status';
-export type { StreamOwner } from './change-stream/config';
+export type { RetryOptions } from './backoff';
+export type { ChangeHandler } from './consume';
+export type { CheckpointOptions, ConsumeOptions, RxWatchOptions } from './options';
+export type { HistoryLostInfo, HistoryLostPolicy, OpenChangeStream } from './reader';
+export type { ChangeStreamStatus } from './status';
+export type { StreamOwner } from './config';
 
 /**
  * A change stream as a hot, multicast `Observable` of change events — what
@@ -180,7 +179,8 @@ export class RxChangeStream<
       throw new TypeError(`consume() needs a handler function, got ${describe(handler)}`);
     }
     const highWaterMark = resolveHighWaterMark(options, this.config.highWaterMark);
-    return fromEngine<R>((sink) => {
+    // The bridge of a consume subscription: its engine pulls from a cursor of its own.
+    return new Observable<R>((sink) => {
       const run = new ConsumeRun(this.config, handler, highWaterMark, sink);
       run.start();
       return () => run.unsubscribe();

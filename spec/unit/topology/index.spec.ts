@@ -1,8 +1,8 @@
 import { asapScheduler, firstValueFrom, skip, type Subscription } from 'rxjs';
 import { MongoNetworkError, MongoServerSelectionError, ObjectId } from 'mongodb';
-import { InvalidOperationError, RxMongoError } from '../../lib/errors';
-import { TopologyState } from '../../lib/topology';
-import { FakeDriver, hello } from './topology/fake-driver';
+import { InvalidOperationError, RxMongoError } from '../../../lib/errors';
+import { TopologyState } from '../../../lib/topology';
+import { FakeDriver, hello } from './fake-driver';
 
 const A = '127.0.0.1:27017';
 const B = '127.0.0.1:27018';

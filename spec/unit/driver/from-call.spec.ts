@@ -1,6 +1,6 @@
 import { firstValueFrom, lastValueFrom, VirtualTimeScheduler } from 'rxjs';
 import { ClientClosedError } from '../../../lib/errors';
-import { fromCall, fromSync } from '../../../lib/internal/from-call';
+import { fromCall, fromSync } from '../../../lib/driver/from-call';
 import { Deferred, fakeContext, settle } from './fakes';
 
 describe('fromCall', () => {

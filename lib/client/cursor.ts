@@ -3,7 +3,7 @@ import type { Observable } from 'rxjs';
 import type { RxMongoClient } from './client';
 import type { RxCollection } from './collection';
 import type { RxDatabase } from './database';
-import { fromCursor } from './internal/from-cursor';
+import { fromCursor } from '../driver/from-cursor';
 
 /**
  * Cursor Observables.

@@ -1,6 +1,6 @@
 import { firstValueFrom, lastValueFrom, take, toArray, VirtualTimeScheduler } from 'rxjs';
 import { ClientClosedError } from '../../../lib/errors';
-import { fromCursor } from '../../../lib/internal/from-cursor';
+import { fromCursor } from '../../../lib/driver/from-cursor';
 import { fakeContext, FakeCursor, settle } from './fakes';
 
 describe('fromCursor', () => {
