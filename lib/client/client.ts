@@ -27,7 +27,7 @@ import { deliverOn, fromCall, fromSync } from '../driver/from-call';
 import { unwrapSessions, type WithRxSession } from '../driver/sessions';
 import { describe, validateDatabaseName } from '../driver/names';
 import { RxClientSession } from './session';
-import { TopologyState, type ReadonlyBehaviorSubject, type ServerAddress, type TopologySnapshot } from '../topology';
+import { installTopologyMembers, TopologyState, type TopologyMembers } from '../topology';
 
 /**
  * Options of `new RxMongoClient(uri, options)`: the driver's
@@ -62,6 +62,9 @@ export type SessionCommentOptions = WithRxSession<Pick<CommandOperationOptions, 
 /** One database as listed by `listDatabases` (driver `ListDatabasesResult.databases[n]`). */
 export type DatabaseInfo = ListDatabasesResult['databases'][number];
 
+/** Motor's topology properties, as getters and read-only subjects (see {@link TopologyMembers}). */
+export interface RxMongoClient extends TopologyMembers {}
+
 /**
  * An RxJS client for MongoDB: Motor's `AsyncIOMotorClient` with every
  * coroutine turned into a cold, single-value Observable.
@@ -84,6 +87,11 @@ export class RxMongoClient {
   static readonly HOST = 'localhost';
   /** Default port (Motor `PORT`). */
   static readonly PORT = 27017;
+
+  static {
+    // address, primary, …, topologyDescription and their `$` subjects: one pair per entry of the topology table.
+    installTopologyMembers(this.prototype, (client: RxMongoClient) => client.topology);
+  }
 
   /** The driver client (escape hatch for anything not mapped). */
   readonly driver: MongoClient;
@@ -152,96 +160,6 @@ export class RxMongoClient {
   /** The parsed client options (Motor `options`; driver `MongoClient.options`). */
   get options(): MongoClient['options'] {
     return this.driver.options;
-  }
-
-  /**
-   * The current standalone, primary or mongos as `'host:port'`, or `null`
-   * before discovery (Motor `address`). Throws `InvalidOperationError` when
-   * the client is load-balancing (several mongoses, or a load balancer).
-   * Never connects; see {@link RxMongoClient.address$}.
-   */
-  get address(): ServerAddress | null {
-    return this.topology.address;
-  }
-
-  /** The replica set's primary, or `null` (Motor `primary`). */
-  get primary(): ServerAddress | null {
-    return this.topology.primary;
-  }
-
-  /** The replica set's secondaries, sorted (Motor `secondaries`). */
-  get secondaries(): readonly ServerAddress[] {
-    return this.topology.secondaries;
-  }
-
-  /** The replica set's arbiters, sorted (Motor `arbiters`). */
-  get arbiters(): readonly ServerAddress[] {
-    return this.topology.arbiters;
-  }
-
-  /** Every server the client currently reaches, sorted (Motor `nodes`). */
-  get nodes(): readonly ServerAddress[] {
-    return this.topology.nodes;
-  }
-
-  /** Whether a server accepting writes is known: standalone, primary or mongos (Motor `is_primary`). */
-  get isPrimary(): boolean {
-    return this.topology.isPrimary;
-  }
-
-  /** Whether the client talks to mongos (Motor `is_mongos`). */
-  get isMongos(): boolean {
-    return this.topology.isMongos;
-  }
-
-  /** The deployment as a deep-frozen, serializable snapshot (Motor `topology_description`). */
-  get topologyDescription(): TopologySnapshot {
-    return this.topology.topologyDescription;
-  }
-
-  /**
-   * {@link RxMongoClient.address} as a read-only BehaviorSubject (`null`
-   * where the getter throws). Like every topology subject: starts unknown,
-   * emits once per refreshed description (every heartbeat and description
-   * change), connects the client when subscribed, completes on `close()`.
-   */
-  get address$(): ReadonlyBehaviorSubject<ServerAddress | null> {
-    return this.topology.address$;
-  }
-
-  /** {@link RxMongoClient.primary} as a read-only BehaviorSubject. */
-  get primary$(): ReadonlyBehaviorSubject<ServerAddress | null> {
-    return this.topology.primary$;
-  }
-
-  /** {@link RxMongoClient.secondaries} as a read-only BehaviorSubject. */
-  get secondaries$(): ReadonlyBehaviorSubject<readonly ServerAddress[]> {
-    return this.topology.secondaries$;
-  }
-
-  /** {@link RxMongoClient.arbiters} as a read-only BehaviorSubject. */
-  get arbiters$(): ReadonlyBehaviorSubject<readonly ServerAddress[]> {
-    return this.topology.arbiters$;
-  }
-
-  /** {@link RxMongoClient.nodes} as a read-only BehaviorSubject. */
-  get nodes$(): ReadonlyBehaviorSubject<readonly ServerAddress[]> {
-    return this.topology.nodes$;
-  }
-
-  /** {@link RxMongoClient.isPrimary} as a read-only BehaviorSubject. */
-  get isPrimary$(): ReadonlyBehaviorSubject<boolean> {
-    return this.topology.isPrimary$;
-  }
-
-  /** {@link RxMongoClient.isMongos} as a read-only BehaviorSubject. */
-  get isMongos$(): ReadonlyBehaviorSubject<boolean> {
-    return this.topology.isMongos$;
-  }
-
-  /** {@link RxMongoClient.topologyDescription} as a read-only BehaviorSubject. */
-  get topologyDescription$(): ReadonlyBehaviorSubject<TopologySnapshot> {
-    return this.topology.topologyDescription$;
   }
 
   /**

@@ -1,24 +1,19 @@
 /**
  * Topology as state that emits (DESIGN.md §3). The driver runs SDAM and tells
  * about it only through events; {@link TopologyState} listens to them and
- * keeps Motor's topology properties as read-only BehaviorSubjects.
+ * keeps one BehaviorSubject of an immutable {@link TopologyView}. The Motor
+ * properties, as getters and read-only subjects, are projections of it
+ * declared once, in the table of `./properties`.
  */
-import { BehaviorSubject, type SchedulerLike } from 'rxjs';
+import { BehaviorSubject, map, type SchedulerLike } from 'rxjs';
 import type { MongoClient, MongoClientEvents, TopologyDescription } from 'mongodb';
-import { InvalidOperationError } from '../errors';
 import { readonlyBehaviorSubject, type ReadonlyBehaviorSubject } from './readonly-behavior-subject';
-import {
-  deriveView,
-  summarizeError,
-  TopologySnapshotBuilder,
-  UNKNOWN_VIEW,
-  type ErrorSummary,
-  type ServerAddress,
-  type TopologySnapshot,
-  type TopologyView,
-} from './snapshot';
+import { installTopologyMembers, type TopologyMembers, type TopologySource } from './members';
+import { deriveView, readProperty, TOPOLOGY_KEYS, UNKNOWN_VIEW, type TopologyKey, type TopologyView } from './properties';
+import { summarizeError, TopologySnapshotBuilder, type ErrorSummary, type TopologySnapshot } from './snapshot';
 
 export type { ReadonlyBehaviorSubject } from './readonly-behavior-subject';
+export { installTopologyMembers, type TopologyMembers } from './members';
 export type { ErrorSummary, ServerAddress, ServerSnapshot, TopologySnapshot } from './snapshot';
 
 /** Options of {@link TopologyState}. */
@@ -27,7 +22,10 @@ export interface TopologyStateOptions {
   scheduler?: SchedulerLike;
 }
 
-type Subjects = { [K in Exclude<keyof TopologyView, 'addressAmbiguous'>]: BehaviorSubject<TopologyView[K]> };
+type Subjects = { readonly [K in TopologyKey]: ReadonlyBehaviorSubject<TopologyView[K]> };
+
+/** The getters and subjects of every topology property (see {@link TopologyMembers}). */
+export interface TopologyState extends TopologyMembers {}
 
 /**
  * Motor's topology properties (`address`, `primary`, `secondaries`,
@@ -53,29 +51,11 @@ type Subjects = { [K in Exclude<keyof TopologyView, 'addressAmbiguous'>]: Behavi
  * @example
  * const state = new TopologyState(driverClient);
  * state.primary$.pipe(distinctUntilChanged()).subscribe((p) => console.log('primary', p));
+ * @internal
  */
-export class TopologyState {
-  /**
-   * The current standalone, primary or mongos, or `null` (Motor's `address`).
-   * Holds `null` where the {@link TopologyState.address} getter raises.
-   */
-  readonly address$: ReadonlyBehaviorSubject<ServerAddress | null>;
-  /** The replica set's primary, or `null` (Motor's `primary`). */
-  readonly primary$: ReadonlyBehaviorSubject<ServerAddress | null>;
-  /** The replica set's secondaries, sorted (Motor's `secondaries`). */
-  readonly secondaries$: ReadonlyBehaviorSubject<readonly ServerAddress[]>;
-  /** The replica set's arbiters, sorted (Motor's `arbiters`). */
-  readonly arbiters$: ReadonlyBehaviorSubject<readonly ServerAddress[]>;
-  /** Every server the client currently reaches, sorted (Motor's `nodes`). */
-  readonly nodes$: ReadonlyBehaviorSubject<readonly ServerAddress[]>;
-  /** Whether a server accepting writes is known: standalone, primary, mongos or load balancer (Motor's `is_primary`). */
-  readonly isPrimary$: ReadonlyBehaviorSubject<boolean>;
-  /** Whether the client talks to mongos, directly or through a load balancer (Motor's `is_mongos`). */
-  readonly isMongos$: ReadonlyBehaviorSubject<boolean>;
-  /** The deployment as a deep-frozen, serializable snapshot (Motor's `topology_description`). */
-  readonly topologyDescription$: ReadonlyBehaviorSubject<TopologySnapshot>;
-
-  private view: TopologyView = UNKNOWN_VIEW;
+export class TopologyState implements TopologySource {
+  /** The only state: every subject and getter projects it. */
+  private readonly view$ = new BehaviorSubject<TopologyView>(UNKNOWN_VIEW);
   private readonly subjects: Subjects;
   private readonly builder = new TopologySnapshotBuilder();
   private readonly detach: Array<() => void> = [];
@@ -91,27 +71,14 @@ export class TopologyState {
     private readonly client: MongoClient,
     options: TopologyStateOptions = {},
   ) {
-    const v = UNKNOWN_VIEW;
-    this.subjects = {
-      topologyDescription: new BehaviorSubject(v.topologyDescription),
-      address: new BehaviorSubject(v.address),
-      primary: new BehaviorSubject(v.primary),
-      secondaries: new BehaviorSubject(v.secondaries),
-      arbiters: new BehaviorSubject(v.arbiters),
-      nodes: new BehaviorSubject(v.nodes),
-      isPrimary: new BehaviorSubject(v.isPrimary),
-      isMongos: new BehaviorSubject(v.isMongos),
-    };
-    const expose = <K extends keyof Subjects>(key: K): ReadonlyBehaviorSubject<TopologyView[K]> =>
-      readonlyBehaviorSubject(this.subjects[key], () => this.view[key], this.ensureConnected, options.scheduler);
-    this.topologyDescription$ = expose('topologyDescription');
-    this.address$ = expose('address');
-    this.primary$ = expose('primary');
-    this.secondaries$ = expose('secondaries');
-    this.arbiters$ = expose('arbiters');
-    this.nodes$ = expose('nodes');
-    this.isPrimary$ = expose('isPrimary');
-    this.isMongos$ = expose('isMongos');
+    const subject = <K extends TopologyKey>(key: K) =>
+      readonlyBehaviorSubject(
+        this.view$.pipe(map((view) => view[key])),
+        () => this.view$.value[key],
+        this.ensureConnected,
+        options.scheduler,
+      );
+    this.subjects = Object.fromEntries(TOPOLOGY_KEYS.map((key) => [key, subject(key)])) as unknown as Subjects;
 
     // serverDescriptionChanged is left out: the driver always follows it with
     // topologyDescriptionChanged in the same step.
@@ -132,56 +99,14 @@ export class TopologyState {
     });
   }
 
-  /**
-   * The current standalone, primary or mongos address, or `null` (Motor's
-   * `address`).
-   *
-   * @throws {@link InvalidOperationError} when there is no single address: the
-   * driver balances among several mongoses, or a load balancer does. Use
-   * {@link TopologyState.nodes} instead.
-   */
-  get address(): ServerAddress | null {
-    if (this.view.addressAmbiguous) {
-      throw new InvalidOperationError(
-        `no single address: the client is load-balancing (${this.view.topologyDescription.type}); use nodes instead`,
-      );
-    }
-    return this.view.address;
+  /** @internal */
+  read<K extends TopologyKey>(key: K): TopologyView[K] {
+    return readProperty(this.view$.value, key);
   }
 
-  /** The replica set's primary, or `null` (Motor's `primary`). */
-  get primary(): ServerAddress | null {
-    return this.view.primary;
-  }
-
-  /** The replica set's secondaries, sorted (Motor's `secondaries`). */
-  get secondaries(): readonly ServerAddress[] {
-    return this.view.secondaries;
-  }
-
-  /** The replica set's arbiters, sorted (Motor's `arbiters`). */
-  get arbiters(): readonly ServerAddress[] {
-    return this.view.arbiters;
-  }
-
-  /** Every server the client currently reaches, sorted (Motor's `nodes`). */
-  get nodes(): readonly ServerAddress[] {
-    return this.view.nodes;
-  }
-
-  /** Whether a server accepting writes is known (Motor's `is_primary`). */
-  get isPrimary(): boolean {
-    return this.view.isPrimary;
-  }
-
-  /** Whether the client talks to mongos (Motor's `is_mongos`). */
-  get isMongos(): boolean {
-    return this.view.isMongos;
-  }
-
-  /** The deployment as a deep-frozen, serializable snapshot (Motor's `topology_description`). */
-  get topologyDescription(): TopologySnapshot {
-    return this.view.topologyDescription;
+  /** @internal */
+  subject<K extends TopologyKey>(key: K): ReadonlyBehaviorSubject<TopologyView[K]> {
+    return this.subjects[key];
   }
 
   /**
@@ -194,7 +119,7 @@ export class TopologyState {
     this.completed = true;
     for (const detach of this.detach.splice(0)) detach();
     this.publish(this.builder.build(null, null, Date.now()));
-    for (const subject of Object.values(this.subjects)) subject.complete();
+    this.view$.complete();
   }
 
   private listen<E extends keyof MongoClientEvents>(event: E, listener: MongoClientEvents[E]): void {
@@ -242,21 +167,14 @@ export class TopologyState {
   };
 
   private publish(topology: TopologySnapshot): void {
+    const previous = this.view$.value;
     // Closing when nothing was known: no refresh to announce.
-    if (this.completed && topology === this.view.topologyDescription) return;
-    const view = deriveView(topology, this.view);
-    this.view = view;
-    const s = this.subjects;
-    s.topologyDescription.next(view.topologyDescription);
-    s.nodes.next(view.nodes);
-    s.primary.next(view.primary);
-    s.secondaries.next(view.secondaries);
-    s.arbiters.next(view.arbiters);
-    s.address.next(view.address);
-    s.isPrimary.next(view.isPrimary);
-    s.isMongos.next(view.isMongos);
+    if (this.completed && topology === previous.topologyDescription) return;
+    this.view$.next(deriveView(topology, previous));
   }
 }
+
+installTopologyMembers(TopologyState.prototype, (state: TopologyState) => state);
 
 /**
  * The driver's current description. It lives on the client's topology (not

@@ -1,4 +1,4 @@
-import { defer, observeOn, type BehaviorSubject, type Observable, type SchedulerLike } from 'rxjs';
+import { defer, observeOn, type Observable, type SchedulerLike } from 'rxjs';
 
 /**
  * What callers get of a `BehaviorSubject`: subscribe to it (the current value
@@ -15,20 +15,21 @@ export interface ReadonlyBehaviorSubject<T> extends Observable<T> {
 }
 
 /**
- * A read-only view of `subject`. `onSubscribe` runs at every subscription
- * (before the current value is delivered); `read` supplies `value`, so the
- * owner can keep several subjects' values consistent while it emits.
+ * A read-only view of `source`, which must replay its current value to each
+ * subscriber (a `BehaviorSubject`, or a projection of one). `onSubscribe`
+ * runs at every subscription (before the current value is delivered); `read`
+ * supplies `value`.
  */
 export function readonlyBehaviorSubject<T>(
-  subject: BehaviorSubject<T>,
+  source: Observable<T>,
   read: () => T,
   onSubscribe: () => void,
   scheduler?: SchedulerLike,
 ): ReadonlyBehaviorSubject<T> {
-  const source = defer(() => {
+  const subscribed = defer(() => {
     onSubscribe();
-    return subject;
+    return source;
   });
-  const delivered = scheduler ? source.pipe(observeOn(scheduler)) : source;
+  const delivered = scheduler ? subscribed.pipe(observeOn(scheduler)) : subscribed;
   return Object.defineProperty(delivered, 'value', { get: read, enumerable: true }) as ReadonlyBehaviorSubject<T>;
 }

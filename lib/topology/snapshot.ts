@@ -1,6 +1,5 @@
 /**
- * Immutable, JSON-ready snapshots of the driver's SDAM state, and the Motor
- * topology properties derived from them. Pure functions plus one small
+ * Immutable, JSON-ready snapshots of the driver's SDAM state: one small
  * builder that reuses frozen pieces between refreshes, so a heartbeat that
  * changes one server allocates one server entry, not a deep clone.
  */
@@ -69,52 +68,27 @@ export interface TopologySnapshot {
   readonly error: ErrorSummary | null;
 }
 
-/** The state behind the topology subjects: one refresh, every derived value. */
-export interface TopologyView {
-  readonly topologyDescription: TopologySnapshot;
-  /** `null` also when {@link TopologyView.addressAmbiguous}. */
-  readonly address: ServerAddress | null;
-  /** No single address: the driver balances among several mongoses, or a load balancer does. */
-  readonly addressAmbiguous: boolean;
-  readonly primary: ServerAddress | null;
-  readonly secondaries: readonly ServerAddress[];
-  readonly arbiters: readonly ServerAddress[];
-  readonly nodes: readonly ServerAddress[];
-  readonly isPrimary: boolean;
-  readonly isMongos: boolean;
-}
-
-const NO_ADDRESSES: readonly ServerAddress[] = Object.freeze([]);
 const NO_SERVERS: readonly ServerSnapshot[] = Object.freeze([]);
 const NO_TAGS: Readonly<Record<string, string>> = Object.freeze({});
-const WRITABLE: ReadonlySet<string> = new Set(['RSPrimary', 'Standalone', 'Mongos', 'LoadBalancer']);
-
-/** The unknown start: nothing discovered yet (or nothing known any more). */
-export function unknownTopology(error: ErrorSummary | null = null): TopologySnapshot {
-  return Object.freeze({
-    type: 'Unknown',
-    setName: null,
-    maxSetVersion: null,
-    maxElectionId: null,
-    commonWireVersion: 0,
-    compatibilityError: null,
-    servers: NO_SERVERS,
-    error,
-  });
-}
-
-/** The view before anything is known: empty lists, `null` addresses, `false` flags. */
-export const UNKNOWN_VIEW: TopologyView = Object.freeze({
-  topologyDescription: unknownTopology(),
-  address: null,
-  addressAmbiguous: false,
-  primary: null,
-  secondaries: NO_ADDRESSES,
-  arbiters: NO_ADDRESSES,
-  nodes: NO_ADDRESSES,
-  isPrimary: false,
-  isMongos: false,
+const UNKNOWN: TopologySnapshot = Object.freeze({
+  type: 'Unknown',
+  setName: null,
+  maxSetVersion: null,
+  maxElectionId: null,
+  commonWireVersion: 0,
+  compatibilityError: null,
+  servers: NO_SERVERS,
+  error: null,
 });
+
+/**
+ * The unknown start: nothing discovered yet (or nothing known any more).
+ * Without an error it is always the same object, so "still unknown" is an
+ * identity check.
+ */
+export function unknownTopology(error: ErrorSummary | null = null): TopologySnapshot {
+  return error === null ? UNKNOWN : Object.freeze({ ...UNKNOWN, error });
+}
 
 /** Name, message and code of anything thrown, frozen. */
 export function summarizeError(error: unknown): ErrorSummary {
@@ -135,7 +109,7 @@ export function summarizeError(error: unknown): ErrorSummary {
  */
 export class TopologySnapshotBuilder {
   private entries = new Map<ServerAddress, { source: ServerDescription; snapshot: ServerSnapshot }>();
-  private last: TopologySnapshot = UNKNOWN_VIEW.topologyDescription;
+  private last: TopologySnapshot = UNKNOWN;
 
   /** `now` stamps the entries this refresh touched (epoch ms). */
   build(description: TopologyDescription | null, error: ErrorSummary | null, now: number): TopologySnapshot {
@@ -204,55 +178,6 @@ function serverSnapshot(source: ServerDescription, now: number, previous: Server
     primary: source.primary,
     maxWireVersion: source.maxWireVersion,
   });
-}
-
-/**
- * Motor's topology properties over a snapshot. Arrays equal to the previous
- * view's are returned as the same frozen object, so `distinctUntilChanged()`
- * over any subject yields changes only.
- */
-export function deriveView(topology: TopologySnapshot, previous: TopologyView): TopologyView {
-  const { type, servers } = topology;
-  const replicaSet = type === 'ReplicaSetWithPrimary' || type === 'ReplicaSetNoPrimary';
-  const secondaries: ServerAddress[] = [];
-  const arbiters: ServerAddress[] = [];
-  const nodes: ServerAddress[] = [];
-  let primary: ServerAddress | null = null;
-  let isPrimary = false;
-  let isMongos = type === 'LoadBalanced';
-  for (const server of servers) {
-    if (server.type === 'Unknown') continue;
-    nodes.push(server.address);
-    if (WRITABLE.has(server.type)) isPrimary = true;
-    if (server.type === 'Mongos') isMongos = true;
-    if (!replicaSet) continue;
-    if (server.type === 'RSPrimary' && type === 'ReplicaSetWithPrimary') primary = server.address;
-    else if (server.type === 'RSSecondary') secondaries.push(server.address);
-    else if (server.type === 'RSArbiter') arbiters.push(server.address);
-  }
-  // pymongo raises for a sharded topology with more than one server, whatever their state.
-  const addressAmbiguous = type === 'LoadBalanced' || (type === 'Sharded' && servers.length > 1);
-  let address: ServerAddress | null = null;
-  if (type === 'ReplicaSetWithPrimary') address = primary;
-  else if ((type === 'Single' || type === 'Sharded') && servers.length === 1 && servers[0].type !== 'Unknown') {
-    address = servers[0].address;
-  }
-  return Object.freeze({
-    topologyDescription: topology,
-    address,
-    addressAmbiguous,
-    primary,
-    secondaries: reuse(previous.secondaries, secondaries),
-    arbiters: reuse(previous.arbiters, arbiters),
-    nodes: reuse(previous.nodes, nodes),
-    isPrimary,
-    isMongos,
-  });
-}
-
-function reuse(previous: readonly ServerAddress[], next: ServerAddress[]): readonly ServerAddress[] {
-  if (previous.length === next.length && previous.every((a, i) => a === next[i])) return previous;
-  return next.length === 0 ? NO_ADDRESSES : Object.freeze(next);
 }
 
 function byAddress(a: ServerSnapshot, b: ServerSnapshot): number {

@@ -1,11 +1,5 @@
 import { MongoNetworkError, MongoServerError } from 'mongodb';
-import {
-  deriveView,
-  summarizeError,
-  TopologySnapshotBuilder,
-  UNKNOWN_VIEW,
-  unknownTopology,
-} from '../../../lib/topology/snapshot';
+import { summarizeError, TopologySnapshotBuilder, unknownTopology } from '../../../lib/topology/snapshot';
 import { FakeDriver, hello } from './fake-driver';
 
 const A = 'localhost:27017';
@@ -57,7 +51,7 @@ describe('TopologySnapshotBuilder', () => {
     builder.build(descriptionAfter((d) => d.open([A])), null, 1);
     const error = summarizeError(new MongoNetworkError('down'));
     expect(builder.build(null, error, 2)).toEqual(unknownTopology(error));
-    expect(builder.build(null, null, 3)).toEqual(UNKNOWN_VIEW.topologyDescription);
+    expect(builder.build(null, null, 3)).toBe(unknownTopology());
   });
 });
 
@@ -66,22 +60,5 @@ describe('summarizeError', () => {
     const err = new MongoServerError({ errmsg: 'not primary', code: 10107, codeName: 'NotWritablePrimary' });
     expect(summarizeError(err)).toEqual({ name: 'MongoServerError', message: 'not primary', code: 10107 });
     expect(summarizeError('boom')).toEqual({ name: 'Error', message: 'boom', code: null });
-  });
-});
-
-describe('deriveView', () => {
-  it('reuses the previous frozen lists when they are equal', () => {
-    const description = descriptionAfter((d) => {
-      d.open([A, B]);
-      d.heartbeat(A, hello('primary', { hosts: [A, B], primary: A }));
-      d.heartbeat(B, hello('secondary', { hosts: [A, B], primary: A }));
-    });
-    const builder = new TopologySnapshotBuilder();
-    const first = deriveView(builder.build(description, null, 1), UNKNOWN_VIEW);
-    const again = deriveView(builder.build(description, null, 2), first);
-    expect(first.nodes).toEqual([A, B]);
-    expect(again.nodes).toBe(first.nodes);
-    expect(again.secondaries).toBe(first.secondaries);
-    expect(again.arbiters).toBe(UNKNOWN_VIEW.arbiters);
   });
 });
