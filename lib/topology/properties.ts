@@ -56,6 +56,8 @@ export const TOPOLOGY_PROPERTIES = {
   isMongos: property((t) => t.type === 'LoadBalanced' || reachable(t).some((s) => s.type === 'Mongos')),
   /** The deployment as a deep-frozen, serializable snapshot (Motor `topology_description`). */
   topologyDescription: property((t) => t),
+  /** Whether the driver can talk to every server's wire version; `topologyDescription.compatibilityError` says why not (driver `TopologyDescription.compatible`). */
+  compatible: property((t) => t.compatibilityError === null),
 };
 
 type Table = typeof TOPOLOGY_PROPERTIES;

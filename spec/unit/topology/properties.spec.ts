@@ -6,11 +6,15 @@ import {
   TOPOLOGY_PROPERTIES,
   UNKNOWN_VIEW,
 } from '../../../lib/topology/properties';
+import { TopologyState } from '../../../lib/topology';
 import { TopologySnapshotBuilder, unknownTopology } from '../../../lib/topology/snapshot';
 import { FakeDriver, hello } from './fake-driver';
 
 const A = 'localhost:27017';
 const B = 'localhost:27018';
+
+/** Lets the refresh queued by the current driver step run. */
+const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** The snapshot of the driver's description after `steps`. */
 function snapshotAfter(steps: (d: FakeDriver) => void, builder = new TopologySnapshotBuilder()) {
@@ -83,5 +87,29 @@ describe('readProperty', () => {
     expect(twoMongoses.address).toBeNull();
     expect(() => readProperty(twoMongoses, 'address')).toThrow(InvalidOperationError);
     expect(readProperty(UNKNOWN_VIEW, 'address')).toBeNull();
+  });
+});
+
+describe('compatible', () => {
+  it('follows the driver: false while a server speaks a wire version it cannot, as getter and subject', async () => {
+    const driver = new FakeDriver();
+    const state = new TopologyState(driver.asClient);
+    const seen: boolean[] = [];
+    const subscription = state.compatible$.subscribe((c) => seen.push(c));
+    expect(state.compatible).toBe(true);
+
+    driver.open([A], 'Single', null);
+    driver.heartbeat(A, hello('standalone', { maxWireVersion: 2 }));
+    await settle();
+    expect(state.compatible).toBe(false);
+    expect(state.compatible$.value).toBe(false);
+    expect(state.topologyDescription.compatibilityError).toMatch(/wire version 2/);
+
+    driver.heartbeat(A, hello('standalone'));
+    await settle();
+    expect(state.compatible).toBe(true);
+    expect(seen).toEqual([true, false, true]);
+    subscription.unsubscribe();
+    state.complete();
   });
 });
