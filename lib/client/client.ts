@@ -228,7 +228,7 @@ export class RxMongoClient {
       if (comment !== undefined) command.comment = comment;
       if (db.writeConcern) WriteConcern.apply(command, db.writeConcern);
       await db.command(command, { session, signal });
-    }, true);
+    }, { abortable: true });
   }
 
   /**
@@ -253,7 +253,7 @@ export class RxMongoClient {
     return fromCall(
       this.context,
       (signal) => this.driver.db('admin').command({ buildInfo: 1 }, { ...(driverOptions as object), signal }),
-      true,
+      { abortable: true },
     );
   }
 
@@ -338,7 +338,7 @@ export class RxMongoClient {
     return fromCall(
       this.context,
       (signal) => this.driver.db('admin').admin().listDatabases({ ...(driverOptions as ListDatabasesOptions), signal } as ListDatabasesOptions),
-      true,
+      { abortable: true },
     );
   }
 }

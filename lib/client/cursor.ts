@@ -39,7 +39,7 @@ import { fromCursor } from '../driver/from-cursor';
  */
 export function fromDriverCursor<T>(owner: CursorOwner, open: () => AbstractCursor<T>): Observable<T> {
   const context = 'database' in owner ? owner.database.context : owner.context;
-  return fromCursor(context, open, true);
+  return fromCursor(context, open, { transformed: true });
 }
 
 /** The client, database or collection (of any schema) whose client a cursor belongs to. */

@@ -174,7 +174,7 @@ export function installMembers<D>(
         case 'cursor':
           return fromCursor(this.context, call);
         case 'call':
-          return fromCall(this.context, call, spec.signalAt !== undefined);
+          return fromCall(this.context, call, { abortable: spec.signalAt !== undefined });
         case 'collection':
           return fromCall<Collection | Collection[]>(this.context, call).pipe(
             map((result) =>

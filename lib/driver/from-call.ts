@@ -1,10 +1,16 @@
 import { Observable, observeOn, type MonoTypeOperatorFunction } from 'rxjs';
 import type { ClientContext } from './context';
 
+/** Options of {@link fromCall}. */
+export interface FromCallOptions {
+  /** Hand `run` an `AbortSignal` aborted when the subscriber leaves before the result (the driver call takes one). */
+  abortable?: boolean;
+}
+
 /**
  * Bridge: one driver call → a cold, single-value Observable.
  *
- * Each subscriber runs `run` afresh. With `abortable`, each subscriber gets
+ * Each subscriber runs `run` afresh. With `abortable: true`, each subscriber gets
  * its own `AbortController` whose signal `run` hands to the driver; it is
  * aborted on unsubscribe only while the result is still outstanding (as
  * RxJS's `fromFetch` does), so teardown after delivery cancels nothing.
@@ -13,7 +19,7 @@ import type { ClientContext } from './context';
 export function fromCall<R>(
   context: ClientContext,
   run: (signal: AbortSignal | undefined) => Promise<R>,
-  abortable = false,
+  { abortable = false }: FromCallOptions = {},
 ): Observable<R> {
   const source = new Observable<R>((subscriber) => {
     let pending: Promise<R>;

@@ -2,6 +2,12 @@ import type { AbstractCursor } from 'mongodb';
 import { Observable, type Subscriber, type Subscription } from 'rxjs';
 import type { ClientContext } from './context';
 
+/** Options of {@link fromCursor}. */
+export interface FromCursorOptions {
+  /** The cursor may carry `map()` transforms: read every document through `next()`. */
+  transformed?: boolean;
+}
+
 /**
  * Bridge: a driver cursor → a cold Observable of its documents.
  *
@@ -14,13 +20,13 @@ import type { ClientContext } from './context';
  * about to return is never leaked.
  *
  * A batch is drained with `readBufferedDocuments`, which bypasses `map()`
- * transforms; pass `transformed` for cursors that may carry one, and every
+ * transforms; pass `transformed: true` for cursors that may carry one, and every
  * document goes through `next()` instead.
  */
 export function fromCursor<T>(
   context: ClientContext,
   open: () => AbstractCursor<T>,
-  transformed = false,
+  { transformed = false }: FromCursorOptions = {},
 ): Observable<T> {
   return new Observable<T>((subscriber) => {
     let cursor: AbstractCursor<T>;

@@ -36,7 +36,7 @@ describe('fromCall', () => {
         signal = s;
         return pending.promise;
       },
-      true,
+      { abortable: true },
     ).subscribe();
     expect(signal?.aborted).toBe(false);
     subscription.unsubscribe();
@@ -55,7 +55,7 @@ describe('fromCall', () => {
           signal = s;
           return 1;
         },
-        true,
+        { abortable: true },
       ),
     );
     expect(signal?.aborted).toBe(false);
