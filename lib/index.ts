@@ -1,18 +1,15 @@
+/**
+ * The public surface: what users construct, receive or name in their own
+ * types. Everything else (the driver bridge, the member tables, the topology
+ * state, the change-stream machinery) is internal and may change.
+ */
 export { RxMongoClient, type RxMongoClientOptions, type RxDatabaseOptions, type SessionCommentOptions, type DatabaseInfo } from './client/client';
-export { RxDatabase, DATABASE_MEMBERS } from './client/database';
-export { RxCollection, COLLECTION_MEMBERS } from './client/collection';
+export { RxDatabase } from './client/database';
+export { RxCollection } from './client/collection';
 export { RxClientSession } from './client/session';
 export { fromDriverCursor, type CursorOwner } from './client/cursor';
 export type { WithRxSession, SessionCarrier } from './driver/sessions';
-export {
-  TopologyState,
-  type TopologyStateOptions,
-  type ReadonlyBehaviorSubject,
-  type ServerAddress,
-  type ServerSnapshot,
-  type TopologySnapshot,
-  type ErrorSummary,
-} from './topology';
+export type { ReadonlyBehaviorSubject, ServerAddress, ServerSnapshot, TopologySnapshot, ErrorSummary } from './topology';
 export {
   RxChangeStream,
   type ChangeStreamStatus,
@@ -21,10 +18,8 @@ export {
   type ConsumeOptions,
   type HistoryLostInfo,
   type HistoryLostPolicy,
-  type OpenChangeStream,
   type RetryOptions,
   type RxWatchOptions,
-  type StreamOwner,
 } from './change-stream';
 export {
   MemoryCheckpointStore,
