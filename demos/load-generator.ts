@@ -9,7 +9,7 @@ import { catchError, defer, map, of, repeat, retry, throwError, timer, type Obse
 import { ClientClosedError, type RxDatabase } from '../lib';
 
 /** The collections the generator writes to. */
-export const LOAD_COLLECTIONS = ['orders', 'payments', 'inventory', 'carts'] as const;
+const LOAD_COLLECTIONS = ['orders', 'payments', 'inventory', 'carts'] as const;
 
 export interface LoadOptions {
   /** Pause between writes (ms); default 50, about 20 writes a second. */

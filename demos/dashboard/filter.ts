@@ -5,7 +5,7 @@
  */
 
 /** Change-event operation types a filter may name (the server's `operationType` values). */
-export const OPERATION_TYPES = [
+const OPERATION_TYPES = [
   'insert',
   'update',
   'replace',
@@ -22,8 +22,6 @@ export const OPERATION_TYPES = [
   'refineCollectionShardKey',
   'reshardCollection',
 ] as const;
-
-export type OperationType = (typeof OPERATION_TYPES)[number];
 
 /** Which events a tab wants; an empty set means "all". */
 export interface FeedFilter {

@@ -26,8 +26,8 @@ import { matches, type FeedFilter } from './filter';
 import { feedItem, topologyView, type Failover, type FeedItem, type RatePoint, type TopologyView } from './views';
 
 /** How far the feed and the chart reach back. */
-export const RECENT_EVENTS = 100;
-export const RATE_SECONDS = 60;
+const RECENT_EVENTS = 100;
+const RATE_SECONDS = 60;
 
 /** Counters a tab shows under the feed, and the leak spec reads. */
 export interface HubStats {

@@ -7,7 +7,7 @@ import { BSON, type ChangeStreamDocument } from 'mongodb';
 import type { TopologySnapshot } from '../../lib';
 
 /** One member row of the topology panel. */
-export interface MemberView {
+interface MemberView {
   address: string;
   /** The driver's server type: `RSPrimary`, `RSSecondary`, `Unknown`, … */
   type: string;

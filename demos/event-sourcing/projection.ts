@@ -36,7 +36,7 @@ export interface Balance {
 export type Outcome = 'applied' | 'duplicate';
 
 /** An event arrived before its predecessor: something was lost. Never expected. */
-export class SequenceGapError extends Error {
+class SequenceGapError extends Error {
   override readonly name = 'SequenceGapError';
 }
 

@@ -28,7 +28,7 @@ export interface CursorSpec {
   readonly kind: 'cursor';
 }
 /** `Promise<Collection | Collection[]>` → `Observable<RxCollection | RxCollection[]>`. */
-export interface CollectionSpec {
+interface CollectionSpec {
   readonly kind: 'collection';
   readonly names?: readonly number[];
 }
@@ -134,7 +134,7 @@ type Build<S, Kind> = S extends [[infer A extends unknown[], infer R], ...infer 
   : unknown;
 
 /** Driver arguments, with `session` options also accepting an `RxClientSession`. */
-export type RxArgs<A extends unknown[]> = { [I in keyof A]: WithRxSession<A[I]> };
+type RxArgs<A extends unknown[]> = { [I in keyof A]: WithRxSession<A[I]> };
 
 /** What an installed member needs from the object it is installed on. */
 export interface Host<D> {

@@ -17,7 +17,7 @@ export { installTopologyMembers, type TopologyMembers } from './members';
 export type { ErrorSummary, ServerAddress, ServerSnapshot, TopologySnapshot } from './snapshot';
 
 /** Options of {@link TopologyState}. */
-export interface TopologyStateOptions {
+interface TopologyStateOptions {
   /** Where the subjects deliver their values (the client's `scheduler`); synchronously when absent. */
   scheduler?: SchedulerLike;
 }

@@ -24,8 +24,8 @@ type DriverInternals = {
   update(sd: ServerDescription): TopologyDescription;
 };
 
-export const SET_NAME = 'rs0';
-export const ELECTION_ID = new ObjectId('7fffffff0000000000000001');
+const SET_NAME = 'rs0';
+const ELECTION_ID = new ObjectId('7fffffff0000000000000001');
 
 /** hello replies a member in `role` would send. */
 export function hello(role: 'primary' | 'secondary' | 'arbiter' | 'mongos' | 'standalone', extra: Document = {}): Document {
