@@ -35,7 +35,7 @@ export class RxClientSession implements SessionCarrier {
     readonly context: ClientContext,
   ) {}
 
-  /** @internal The driver session, for the bridge's unwrapping of `session` options. */
+  /** The driver session, for the bridge's unwrapping of `session` options (see `SessionCarrier`). */
   get [DRIVER_SESSION](): ClientSession {
     return this.driver;
   }

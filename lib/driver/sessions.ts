@@ -3,13 +3,15 @@ import type { ClientSession } from 'mongodb';
 /**
  * The key under which an Rx session exposes its driver session, so the
  * driver bridge can unwrap one without knowing the class that carries it.
- * @internal
+ * Not exported from the package, yet kept in the declarations (not stripped
+ * as internal): {@link SessionCarrier}, and so every `session` option, needs
+ * it to stay precise.
  */
 export const DRIVER_SESSION: unique symbol = Symbol('rxmongo.driverSession');
 
 /** Anything passed as `session` that stands for a driver session (an `RxClientSession`). */
 export interface SessionCarrier {
-  /** @internal */
+  /** The driver session it stands for. */
   readonly [DRIVER_SESSION]: ClientSession;
 }
 

@@ -24,7 +24,7 @@ interface TopologyStateOptions {
 
 type Subjects = { readonly [K in TopologyKey]: ReadonlyBehaviorSubject<TopologyView[K]> };
 
-/** The getters and subjects of every topology property (see {@link TopologyMembers}). */
+/** The getters and subjects of every topology property (see {@link TopologyMembers}). @internal */
 export interface TopologyState extends TopologyMembers {}
 
 /**
