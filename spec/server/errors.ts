@@ -131,6 +131,14 @@ export class CommandError extends Error {
     this.extra = options.extra ?? {};
   }
 
+  /** An error with any numeric code, as fail points inject them; unlisted codes are named `Location<code>`. */
+  static withCode(code: number, message: string): CommandError {
+    const error = new CommandError('InternalError', message);
+    const name = (Object.keys(CODES) as CodeName[]).find((k) => CODES[k] === code);
+    Object.assign(error, { code, codeName: name ?? `Location${code}` });
+    return error;
+  }
+
   toReply(): Document {
     const reply: Document = { ok: 0, errmsg: this.message, code: this.code };
     if (this.codeName) reply.codeName = this.codeName;

@@ -10,7 +10,6 @@
  * holder to end and then runs (see {@link StatementView}).
  */
 import { Timestamp, UUID, type Binary, type Document } from 'bson';
-import type { CommandContext, CommandSpec } from './commands/types';
 import { CommandError } from './errors';
 import { CollectionData, idKey, type DataView, type Mutation, type Store } from './store';
 
@@ -235,89 +234,4 @@ function duplicateId(ns: string, id: unknown): CommandError {
   return new CommandError('DuplicateKey', `E11000 duplicate key error collection: ${ns} index: _id_ dup key: { _id: ${JSON.stringify(id)} }`, {
     extra: { keyPattern: { _id: 1 }, keyValue: { _id: id } },
   });
-}
-
-export interface Begun {
-  retryableWrite: boolean;
-  cachedReply?: Document;
-}
-
-/** Attaches the session and transaction a command runs in. */
-export function beginCommand(ctx: CommandContext, spec: CommandSpec, cmd: Document): Begun {
-  const lsid = cmd.lsid as Document | undefined;
-  if (!lsid) {
-    if (cmd.txnNumber !== undefined) throw new CommandError('InvalidOptions', 'Transaction number requires a session ID to also be specified');
-    return { retryableWrite: false };
-  }
-  const session = ctx.rs.sessions.get(lsid);
-  ctx.session = session;
-  if (cmd.txnNumber === undefined) {
-    if (cmd.autocommit !== undefined || cmd.startTransaction !== undefined) {
-      throw new CommandError('InvalidOptions', "'autocommit' and 'startTransaction' need a 'txnNumber'");
-    }
-    return { retryableWrite: false };
-  }
-  const txnNumber = BigInt(cmd.txnNumber.toString());
-  if (cmd.autocommit === false) {
-    ctx.transaction = transactionFor(ctx, spec, cmd, session, txnNumber);
-    ctx.view = ctx.transaction;
-    return { retryableWrite: false };
-  }
-  if (cmd.autocommit !== undefined) throw new CommandError('InvalidOptions', "'autocommit' may only be false");
-  if (!spec.write) return { retryableWrite: false };
-  if (txnNumber < session.txnNumber) {
-    throw new CommandError('TransactionTooOld', `Retryable write with txnNumber ${txnNumber} is prohibited on session because a newer retryable write with txnNumber ${session.txnNumber} has already started on this session.`);
-  }
-  if (txnNumber === session.txnNumber && session.retriedReply) {
-    return { retryableWrite: true, cachedReply: session.retriedReply };
-  }
-  if (txnNumber > session.txnNumber) session.transaction?.abort();
-  session.txnNumber = txnNumber;
-  session.retriedReply = undefined;
-  return { retryableWrite: true };
-}
-
-/** Remembers a retryable write's reply so that a retry returns it without writing again. */
-export function endCommand(ctx: CommandContext, spec: CommandSpec, cmd: Document, reply: Document): void {
-  if (ctx.session && !ctx.transaction && spec.write && cmd.txnNumber !== undefined && reply.ok === 1) {
-    ctx.session.retriedReply = { ...reply };
-  }
-}
-
-function transactionFor(
-  ctx: CommandContext,
-  spec: CommandSpec,
-  cmd: Document,
-  session: ServerSession,
-  txnNumber: bigint,
-): Transaction {
-  const name = spec.name;
-  if (cmd.startTransaction === true) {
-    if (txnNumber < session.txnNumber || (txnNumber === session.txnNumber && session.transaction)) {
-      throw new CommandError('TransactionTooOld', `txnNumber ${txnNumber} is less than or equal to the last txnNumber ${session.txnNumber} on this session`);
-    }
-    session.transaction?.abort();
-    session.txnNumber = txnNumber;
-    session.transaction = new Transaction(ctx.store, ctx.rs.sessions, session.lsid, txnNumber);
-  } else if (cmd.startTransaction !== undefined) {
-    throw new CommandError('InvalidOptions', "'startTransaction' may only be true");
-  }
-  const txn = session.transaction;
-  if (!txn || txn.txnNumber !== txnNumber) {
-    throw new CommandError('NoSuchTransaction', `Transaction with { txnNumber: ${txnNumber} } has been aborted or was never started`, {
-      labels: ['TransientTransactionError'],
-    });
-  }
-  if (!spec.inTransaction) {
-    throw new CommandError('OperationNotSupportedInTransaction', `Cannot run '${name}' in a multi-document transaction.`);
-  }
-  if (txn.state === 'aborted' && name !== 'abortTransaction') {
-    throw new CommandError('NoSuchTransaction', `Transaction with { txnNumber: ${txnNumber} } has been aborted.`, {
-      labels: ['TransientTransactionError'],
-    });
-  }
-  if (txn.state === 'committed' && name !== 'commitTransaction') {
-    throw new CommandError('TransactionCommitted', `Transaction with { txnNumber: ${txnNumber} } has been committed.`);
-  }
-  return txn;
 }

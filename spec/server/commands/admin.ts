@@ -99,6 +99,14 @@ function transactionCommand(ctx: CommandContext, commit: boolean): Document {
   return {};
 }
 
+/** getMore, which `failGetMoreAfterCursorCheckout` fails once the cursor is checked out. */
+function getMore(ctx: CommandContext, cmd: Document): Promise<Document> {
+  return ctx.member.cursors.getMore(cmd, ctx.db, ctx.connection, (ns) => {
+    const code = ctx.member.failPoints.getMoreAfterCheckout(ctx.connection.appName, ns);
+    if (code !== undefined) throw CommandError.withCode(code, "Hit the 'failGetMoreAfterCursorCheckout' failpoint");
+  });
+}
+
 export const ADMIN_COMMANDS: CommandSpec[] = [
   { name: 'ping', anyRole: true, run: () => ({}) },
   { name: 'buildInfo', aliases: ['buildinfo'], anyRole: true, run: buildInfo },
@@ -115,8 +123,8 @@ export const ADMIN_COMMANDS: CommandSpec[] = [
   { name: 'replSetGetStatus', adminOnly: true, anyRole: true, run: replSetGetStatus },
   { name: 'getParameter', adminOnly: true, anyRole: true, run: (_ctx, cmd) => (cmd.featureCompatibilityVersion ? { featureCompatibilityVersion: { version: '8.0' } } : {}) },
   { name: 'whatsmyuri', anyRole: true, run: (ctx) => ({ you: `${ctx.connection.socket.remoteAddress}:${ctx.connection.socket.remotePort}` }) },
-  { name: 'getMore', read: true, inTransaction: true, run: (ctx, cmd) => ctx.member.cursors.getMore(cmd, ctx.db, ctx.connection) },
-  { name: 'killCursors', read: true, inTransaction: true, run: (ctx, cmd) => ctx.member.cursors.killCursors(cmd, ctx.db) },
-  { name: 'commitTransaction', adminOnly: true, inTransaction: true, write: false, run: (ctx) => transactionCommand(ctx, true) },
-  { name: 'abortTransaction', adminOnly: true, inTransaction: true, run: (ctx) => transactionCommand(ctx, false) },
+  { name: 'getMore', read: true, secondary: 'any', continuesCursor: true, inTransaction: true, run: getMore },
+  { name: 'killCursors', secondary: 'any', inTransaction: true, run: (ctx, cmd) => ctx.member.cursors.killCursors(cmd, ctx.db) },
+  { name: 'commitTransaction', adminOnly: true, inTransaction: true, endsTransaction: 'commit', retryable: true, run: (ctx) => transactionCommand(ctx, true) },
+  { name: 'abortTransaction', adminOnly: true, inTransaction: true, endsTransaction: 'abort', retryable: true, run: (ctx) => transactionCommand(ctx, false) },
 ];

@@ -9,7 +9,7 @@ import { BSON, type Document } from 'bson';
 import { CommandError } from '../errors';
 import { compileFilter, select } from '../query';
 import { DatabaseData, sameValue, type CollectionData, type IndexSpec, type OplogEntry, type Store } from '../store';
-import { ArraySource } from '../cursors';
+import { ArraySource, openedBy } from '../cursors';
 import {
   checkDatabase,
   checkFields,
@@ -90,7 +90,7 @@ function listCollections(ctx: CommandContext, cmd: Document): Promise<Document> 
         idIndex: { v: 2, key: { _id: 1 }, name: '_id_' },
       });
   if (cmd.filter) docs = select(docs, cmd.filter as Document);
-  return ctx.member.cursors.first(`${ctx.db}.$cmd.listCollections`, new ArraySource(docs), batchSize, cmd.lsid as Document | undefined);
+  return ctx.member.cursors.first(`${ctx.db}.$cmd.listCollections`, new ArraySource(docs), batchSize, openedBy(cmd));
 }
 
 function listIndexes(ctx: CommandContext, cmd: Document): Promise<Document> {
@@ -105,7 +105,7 @@ function listIndexes(ctx: CommandContext, cmd: Document): Promise<Document> {
     `${ctx.db}.$cmd.listIndexes.${coll}`,
     new ArraySource(data.indexes.map(indexDoc)),
     batchSize,
-    cmd.lsid as Document | undefined,
+    openedBy(cmd),
   );
 }
 

@@ -1,0 +1,52 @@
+/**
+ * `$currentOp`: the operations and idle cursors of the member it runs on.
+ */
+import type { Document } from 'bson';
+import { CommandError } from '../errors';
+import { checkFields, type FieldType } from './args';
+import type { CommandContext } from './types';
+import { isDocument } from './statements';
+
+export const CURRENT_OP_OPTIONS: Record<string, FieldType> = {
+  allUsers: 'bool', idleConnections: 'bool', idleCursors: 'bool', idleSessions: 'bool', localOps: 'bool',
+  backtrace: 'bool', truncateOps: 'bool', targetAllNodes: 'bool',
+};
+
+/**
+ * `$currentOp` as this member sees it: the aggregate itself and, with
+ * `idleCursors: true`, the cursors open on the member.
+ */
+export function currentOp(ctx: CommandContext, cmd: Document, spec: unknown): Document[] {
+  if (ctx.db !== 'admin' || cmd.aggregate !== 1) {
+    throw new CommandError('InvalidNamespace', "$currentOp must be run against the 'admin' database with {aggregate: 1}");
+  }
+  if (!isDocument(spec)) throw new CommandError('FailedToParse', '$currentOp options must be specified in an object, but found: ' + typeof spec);
+  checkFields(spec, '$currentOp', CURRENT_OP_OPTIONS);
+  const host = ctx.member.address;
+  const { lsid, $db, $clusterTime, $readPreference, ...command } = cmd;
+  const ops: Document[] = [{
+    type: 'op',
+    host,
+    desc: `conn${ctx.connection.id}`,
+    connectionId: ctx.connection.id,
+    ...(ctx.connection.appName ? { appName: ctx.connection.appName } : {}),
+    active: true,
+    currentOpTime: new Date().toISOString(),
+    op: 'command',
+    ns: 'admin.$cmd.aggregate',
+    command: { ...command, $db },
+    ...(lsid ? { lsid } : {}),
+  }];
+  if (spec.idleCursors === true) {
+    for (const cursor of ctx.member.cursors.list()) {
+      ops.push({
+        type: 'idleCursor',
+        host,
+        ns: cursor.ns,
+        ...(cursor.lsid ? { lsid: cursor.lsid } : {}),
+        cursor: { cursorId: cursor.id, createdDate: cursor.createdDate, lastAccessDate: cursor.createdDate },
+      });
+    }
+  }
+  return ops;
+}
