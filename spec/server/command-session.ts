@@ -43,7 +43,10 @@ export function beginCommand(ctx: CommandContext, spec: CommandSpec, cmd: Docume
   if (txnNumber === session.txnNumber && session.retriedReply) {
     return { retryableWrite: true, cachedReply: session.retriedReply };
   }
-  if (txnNumber > session.txnNumber) session.transaction?.abort();
+  if (txnNumber > session.txnNumber) {
+    session.transaction?.abort();
+    session.statements.clear();
+  }
   session.txnNumber = txnNumber;
   session.retriedReply = undefined;
   return { retryableWrite: true };
@@ -51,7 +54,8 @@ export function beginCommand(ctx: CommandContext, spec: CommandSpec, cmd: Docume
 
 /** Remembers a retryable write's reply so that a retry returns it without writing again. */
 export function endCommand(ctx: CommandContext, spec: CommandSpec, cmd: Document, reply: Document): void {
-  if (ctx.session && !ctx.transaction && spec.retryable && cmd.txnNumber !== undefined && reply.ok === 1) {
+  // A reply with writeErrors is not kept: a retry runs the statements that failed again.
+  if (ctx.session && !ctx.transaction && spec.retryable && cmd.txnNumber !== undefined && reply.ok === 1 && !reply.writeErrors) {
     ctx.session.retriedReply = { ...reply };
   }
 }
@@ -68,6 +72,7 @@ function transactionFor(
       throw new CommandError('TransactionTooOld', `txnNumber ${txnNumber} is less than or equal to the last txnNumber ${session.txnNumber} on this session`);
     }
     session.transaction?.abort();
+    session.statements.clear();
     session.txnNumber = txnNumber;
     session.transaction = new Transaction(ctx.store, ctx.rs.sessions, session.lsid, txnNumber);
   } else if (cmd.startTransaction !== undefined) {

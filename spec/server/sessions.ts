@@ -42,6 +42,8 @@ export class ServerSession {
   txnNumber = -1n;
   /** Reply of the retryable write with `txnNumber`, for de-duplication. */
   retriedReply?: Document;
+  /** Outcomes of the statements of the retryable write with `txnNumber` that were applied, by index. */
+  readonly statements = new Map<number, unknown>();
   transaction?: Transaction;
   lastUse = Date.now();
 

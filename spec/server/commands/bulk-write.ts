@@ -56,12 +56,12 @@ function bulkWrite(ctx: CommandContext, cmd: Document): Promise<Document> {
   const counts = { nErrors: 0, nInserted: 0, nMatched: 0, nModified: 0, nUpserted: 0, nDeleted: 0 };
   const results: Document[] = [];
   const bypass = truthy(cmd.bypassDocumentValidation);
-  const errors = runStatements(ctx, cmd.ordered !== false, parsed, ({ kind, op, ns }, idx) => {
+  const errors = runStatements(ctx, cmd.ordered !== false, parsed, ({ kind, op, ns }, idx): Document => {
     if (kind === 'insert') {
       insertDocument(ctx, ns, op.document as Document, bypass);
-      counts.nInserted += 1;
-      results.push({ ok: 1, idx, n: 1 });
-    } else if (kind === 'update') {
+      return { ok: 1, idx, n: 1 };
+    }
+    if (kind === 'update') {
       const outcome = runUpdate(ctx, ns, {
         filter: op.filter as Document,
         u: op.updateMods as Document,
@@ -74,19 +74,23 @@ function bulkWrite(ctx: CommandContext, cmd: Document): Promise<Document> {
         bypass,
       });
       const item: Document = { ok: 1, idx, n: outcome.n, nModified: outcome.nModified };
-      if (outcome.upsertedId !== undefined) {
-        item.upserted = { index: 0, _id: outcome.upsertedId };
-        counts.nUpserted += 1;
-      } else {
-        counts.nMatched += outcome.n;
-      }
-      counts.nModified += outcome.nModified;
-      results.push(item);
-    } else {
-      const n = runDelete(ctx, ns, op.filter as Document, truthy(op.multi), op.hint, { let: cmd.let as Document | undefined, collation: op.collation as Document | undefined }).length;
-      counts.nDeleted += n;
-      results.push({ ok: 1, idx, n });
+      if (outcome.upsertedId !== undefined) item.upserted = { index: 0, _id: outcome.upsertedId };
+      return item;
     }
+    const n = runDelete(ctx, ns, op.filter as Document, truthy(op.multi), op.hint, { let: cmd.let as Document | undefined, collation: op.collation as Document | undefined }).length;
+    return { ok: 1, idx, n };
+  }, (item, idx) => {
+    const kind = parsed[idx].kind;
+    if (kind === 'insert') {
+      counts.nInserted += 1;
+    } else if (kind === 'update') {
+      if (item.upserted !== undefined) counts.nUpserted += 1;
+      else counts.nMatched += item.n as number;
+      counts.nModified += item.nModified as number;
+    } else {
+      counts.nDeleted += item.n as number;
+    }
+    results.push(item);
   });
   for (const { index, error } of errors) {
     results.push({ ok: 0, idx: index, code: error.code, codeName: error.codeName, errmsg: error.message, ...error.extra });

@@ -70,12 +70,31 @@ export interface StatementError {
   error: CommandError;
 }
 
-/** The statements of a write command, run as mongod runs them: an error stops an ordered batch. */
-export function runStatements<T>(ctx: CommandContext, ordered: boolean, items: T[], apply: (item: T, index: number) => void): StatementError[] {
+/**
+ * The statements of a write command, run as mongod runs them: an error stops
+ * an ordered batch. `apply` runs a statement and returns its outcome,
+ * `record` counts it. In a retryable write each applied statement's outcome
+ * is remembered on the session, so a retry counts it again without applying
+ * it again and runs only the statements that did not go through.
+ */
+export function runStatements<T, R>(
+  ctx: CommandContext,
+  ordered: boolean,
+  items: T[],
+  apply: (item: T, index: number) => R,
+  record: (outcome: R, index: number) => void,
+): StatementError[] {
   const errors: StatementError[] = [];
+  const done = ctx.retryableWrite ? ctx.session?.statements : undefined;
   for (let i = 0; i < items.length; i++) {
+    if (done?.has(i)) {
+      record(done.get(i) as R, i);
+      continue;
+    }
     try {
-      apply(items[i], i);
+      const outcome = retryableStatement(ctx, () => apply(items[i], i));
+      done?.set(i, outcome);
+      record(outcome, i);
     } catch (error) {
       // In a transaction the whole command fails (and the transaction aborts).
       if (!(error instanceof CommandError) || ctx.transaction) throw error;
@@ -84,6 +103,21 @@ export function runStatements<T>(ctx: CommandContext, ordered: boolean, items: T
     }
   }
   return errors;
+}
+
+/**
+ * One statement of a retryable write, under the `onPrimaryTransactionalWrite`
+ * fail point: it may fail without being applied, or be applied and then
+ * lose its connection (the reply never reaches the client).
+ */
+export function retryableStatement<R>(ctx: CommandContext, apply: () => R): R {
+  const action = ctx.retryableWrite ? ctx.member.failPoints.transactionalWrite() : undefined;
+  if (action?.failBeforeCommitExceptionCode !== undefined) {
+    throw CommandError.withCode(action.failBeforeCommitExceptionCode, "Failing write for test 'onPrimaryTransactionalWrite'");
+  }
+  const outcome = apply();
+  if (action?.closeConnection) ctx.connection.destroy();
+  return outcome;
 }
 
 /** A write command's `writeErrors` entries. */

@@ -8,7 +8,7 @@ import { CommandError } from '../errors';
 import { project, select, sortSpec } from '../query';
 import { checkFields, collectionName, toNumber, truthy, wrongType, type FieldType } from './args';
 import type { CommandContext, CommandSpec } from './types';
-import { candidates, checkBatch, checkHint, evalOptions, insertDocument, isDocument, letWith, runDelete, runStatements, runUpdate, writeErrors, WRITE_FIELDS } from './statements';
+import { candidates, checkBatch, checkHint, evalOptions, insertDocument, isDocument, letWith, retryableStatement, runDelete, runStatements, runUpdate, writeErrors, WRITE_FIELDS } from './statements';
 
 function insert(ctx: CommandContext, cmd: Document): Document {
   const ns = { db: ctx.db, coll: collectionName(cmd, ctx.db) };
@@ -22,8 +22,8 @@ function insert(ctx: CommandContext, cmd: Document): Document {
   const bypass = truthy(cmd.bypassDocumentValidation);
   const errors = runStatements(ctx, cmd.ordered !== false, docs as Document[], (doc) => {
     insertDocument(ctx, ns, doc, bypass);
-    n += 1;
-  });
+    return 1;
+  }, (inserted) => (n += inserted));
   return { n, ...writeErrors(errors) };
 }
 
@@ -57,7 +57,7 @@ function update(ctx: CommandContext, cmd: Document): Document {
   let nModified = 0;
   const upserted: Document[] = [];
   const bypass = truthy(cmd.bypassDocumentValidation);
-  const errors = runStatements(ctx, cmd.ordered !== false, statements as Document[], (s, index) => {
+  const errors = runStatements(ctx, cmd.ordered !== false, statements as Document[], (s) => {
     const outcome = runUpdate(ctx, ns, {
       filter: s.q as Document,
       u: s.u as Document,
@@ -69,6 +69,8 @@ function update(ctx: CommandContext, cmd: Document): Document {
       options: { ...evalOptions(cmd, s), let: letWith(cmd.let as Document | undefined, s.c as Document | undefined) },
       bypass,
     });
+    return { n: outcome.n, nModified: outcome.nModified, upsertedId: outcome.upsertedId };
+  }, (outcome, index) => {
     n += outcome.n;
     nModified += outcome.nModified;
     if (outcome.upsertedId !== undefined) upserted.push({ index, _id: outcome.upsertedId });
@@ -90,9 +92,13 @@ function del(ctx: CommandContext, cmd: Document): Document {
     }
   }
   let n = 0;
-  const errors = runStatements(ctx, cmd.ordered !== false, statements as Document[], (s) => {
-    n += runDelete(ctx, ns, s.q as Document, toNumber(s.limit) === 0, s.hint, evalOptions(cmd, s)).length;
-  });
+  const errors = runStatements(
+    ctx,
+    cmd.ordered !== false,
+    statements as Document[],
+    (s) => runDelete(ctx, ns, s.q as Document, toNumber(s.limit) === 0, s.hint, evalOptions(cmd, s)).length,
+    (deleted) => (n += deleted),
+  );
   return { n, ...writeErrors(errors) };
 }
 
@@ -118,27 +124,32 @@ function findAndModify(ctx: CommandContext, cmd: Document): Document {
   const fields = cmd.fields as Document | undefined;
   const shape = (doc: Document | undefined): Document | null =>
     doc === undefined ? null : fields ? project([doc], fields, filter, options)[0] : doc;
-  if (remove) {
+  return retryableStatement(ctx, () => (remove ? removeOne() : updateOne()));
+
+  function removeOne(): Document {
     const data = ctx.view.collection(ns.db, ns.coll);
     checkHint(data, cmd.hint);
     const [doc] = select(candidates(data, filter), filter, { ...options, sort: sortSpec(cmd.sort as Document | undefined), limit: 1 });
     if (doc) ctx.view.write({ op: 'delete', db: ns.db, coll: ns.coll, before: doc });
     return { lastErrorObject: { n: doc ? 1 : 0 }, value: shape(doc) };
   }
-  const outcome = runUpdate(ctx, ns, {
-    filter,
-    u: cmd.update as Document,
-    multi: false,
-    upsert,
-    arrayFilters: cmd.arrayFilters as Document[] | undefined,
-    sort: sortSpec(cmd.sort as Document | undefined),
-    hint: cmd.hint,
-    options,
-    bypass: truthy(cmd.bypassDocumentValidation),
-  });
-  const lastErrorObject: Document = { n: outcome.n, updatedExisting: outcome.before !== undefined };
-  if (outcome.upsertedId !== undefined) lastErrorObject.upserted = outcome.upsertedId;
-  return { lastErrorObject, value: shape(returnNew ? outcome.after : outcome.before) };
+
+  function updateOne(): Document {
+    const outcome = runUpdate(ctx, ns, {
+      filter,
+      u: cmd.update as Document,
+      multi: false,
+      upsert,
+      arrayFilters: cmd.arrayFilters as Document[] | undefined,
+      sort: sortSpec(cmd.sort as Document | undefined),
+      hint: cmd.hint,
+      options,
+      bypass: truthy(cmd.bypassDocumentValidation),
+    });
+    const lastErrorObject: Document = { n: outcome.n, updatedExisting: outcome.before !== undefined };
+    if (outcome.upsertedId !== undefined) lastErrorObject.upserted = outcome.upsertedId;
+    return { lastErrorObject, value: shape(returnNew ? outcome.after : outcome.before) };
+  }
 }
 
 export const WRITE_COMMANDS: CommandSpec[] = [
