@@ -245,11 +245,11 @@ describeWith(['failCommand'], 'failGetMoreAfterCursorCheckout', () => {
     try {
       expect(await stream.tryNext()).toBeNull();
       await coll.insertOne({ _id: 'a' } as Document);
-      expect((await stream.next()).documentKey).toEqual({ _id: 'a' });
+      expect(((await stream.next()) as Document).documentKey).toEqual({ _id: 'a' });
       // HostUnreachable (6): mongod labels it ResumableChangeStreamError on a change-stream getMore.
       await configure({ times: 1 }, { errorCode: 6 });
       await coll.insertMany([{ _id: 'b' }, { _id: 'c' }] as Document[]);
-      const keys = [(await stream.next()).documentKey, (await stream.next()).documentKey];
+      const keys = [((await stream.next()) as Document).documentKey, ((await stream.next()) as Document).documentKey];
       expect(keys).toEqual([{ _id: 'b' }, { _id: 'c' }]);
       expect(aggregates).toHaveLength(2);
       expect(aggregates[1].command.pipeline[0].$changeStream.resumeAfter).toBeDefined();
