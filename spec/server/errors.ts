@@ -112,6 +112,10 @@ export const CODES = {
   Location40414: 40414,
   Location40601: 40601,
   Location51024: 51024,
+  // Expression errors of the mingo adapter (mingo-adapter.ts).
+  Location16610: 16610,
+  Location16611: 16611,
+  Location28680: 28680,
 } as const;
 
 export type CodeName = keyof typeof CODES;

@@ -3,7 +3,7 @@
  * stored documents before something mutates them, and handing values to
  * mingo in a form it orders the way mongod does.
  */
-import type { Document } from 'bson';
+import { Long, type Document } from 'bson';
 
 function isPlainObject(value: object): boolean {
   const proto = Object.getPrototypeOf(value);
@@ -107,6 +107,8 @@ export function forMingo(value: unknown): unknown {
 
 /** Undoes {@link forMingo} on what mingo computed (numbers stay numbers). */
 export function fromMingo(value: unknown): unknown {
+  // 64-bit results of the adapter's exact long arithmetic (mingo-adapter.ts).
+  if (typeof value === 'bigint') return Long.fromBigInt(value);
   if (value === null || typeof value !== 'object') return value;
   if (value instanceof OrderKey) return value.original;
   if (Array.isArray(value)) {
