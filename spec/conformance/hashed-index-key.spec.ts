@@ -77,7 +77,7 @@ describe('$toHashedIndexKey', () => {
 
   it("splits a change stream's events by partition in its pipeline: each event in exactly one, in order", async () => {
     const partitions = 3;
-    const coll = scratch.db.collection<Document>(scratch.freshName(), { writeConcern: { w: 'majority' } });
+    const coll = scratch.db.collection<{ _id: number; x?: number }>(scratch.freshName(), { writeConcern: { w: 'majority' } });
     const streams: ChangeStream[] = [];
     try {
       for (let p = 0; p < partitions; p++) {

@@ -1,7 +1,8 @@
 /**
  * `$currentOp`: the operations and idle cursors of the member it runs on.
  */
-import type { Document } from 'bson';
+import { Long, type Document } from 'bson';
+import type { OpenCursor } from '../cursors';
 import { CommandError } from '../errors';
 import { checkFields, type FieldType } from './args';
 import type { CommandContext } from './types';
@@ -13,8 +14,10 @@ export const CURRENT_OP_OPTIONS: Record<string, FieldType> = {
 };
 
 /**
- * `$currentOp` as this member sees it: the aggregate itself and, with
- * `idleCursors: true`, the cursors open on the member.
+ * `$currentOp` as this member sees it: the aggregate itself, each getMore
+ * running on a cursor (an awaitData getMore waiting for data included), and,
+ * with `idleCursors: true`, the cursors open on the member that no getMore
+ * holds, as mongod lists them (`type: 'idleCursor'`).
  */
 export function currentOp(ctx: CommandContext, cmd: Document, spec: unknown): Document[] {
   if (ctx.db !== 'admin' || cmd.aggregate !== 1) {
@@ -37,16 +40,32 @@ export function currentOp(ctx: CommandContext, cmd: Document, spec: unknown): Do
     command: { ...command, $db },
     ...(lsid ? { lsid } : {}),
   }];
-  if (spec.idleCursors === true) {
-    for (const cursor of ctx.member.cursors.list()) {
-      ops.push({
-        type: 'idleCursor',
-        host,
-        ns: cursor.ns,
-        ...(cursor.lsid ? { lsid: cursor.lsid } : {}),
-        cursor: { cursorId: cursor.id, createdDate: cursor.createdDate, lastAccessDate: cursor.createdDate },
-      });
-    }
+  for (const cursor of ctx.member.cursors.list()) {
+    const described = {
+      host,
+      ns: cursor.ns,
+      ...(cursor.lsid ? { lsid: cursor.lsid } : {}),
+      cursor: describeCursor(cursor),
+    };
+    if (cursor.pinned) ops.push({ type: 'op', active: true, op: 'getmore', ...described });
+    else if (spec.idleCursors === true) ops.push({ type: 'idleCursor', ...described });
   }
   return ops;
+}
+
+/** The `cursor` sub-document of a `$currentOp` entry. */
+function describeCursor(cursor: OpenCursor): Document {
+  const origin = cursor.originatingCommand ?? {};
+  const { lsid: _lsid, $clusterTime: _time, $readPreference: _pref, ...originatingCommand } = origin;
+  return {
+    cursorId: cursor.id,
+    createdDate: cursor.createdDate,
+    lastAccessDate: cursor.lastAccessDate,
+    nDocsReturned: Long.fromNumber(cursor.nDocsReturned),
+    nBatchesReturned: Long.fromNumber(cursor.nBatchesReturned),
+    noCursorTimeout: origin.noCursorTimeout === true,
+    tailable: cursor.changeStream === true || origin.tailable === true,
+    awaitData: cursor.changeStream === true || origin.awaitData === true,
+    originatingCommand,
+  };
 }
