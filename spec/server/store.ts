@@ -24,7 +24,11 @@ export interface OplogEntry {
     | 'rename'
     | 'dropDatabase'
     | 'createIndexes'
-    | 'dropIndexes';
+    | 'dropIndexes'
+    /** collMod: an expanded `modify` event. */
+    | 'modify'
+    /** A no-op entry (the set's first one), which no change stream shows. */
+    | 'noop';
   db: string;
   /** Absent for dropDatabase. */
   coll?: string;
@@ -204,12 +208,16 @@ export class Store extends EventEmitter implements DataView {
    */
   historyStart: { clusterTime: Timestamp; txnOpIndex: number };
   private lastTime = new Timestamp({ t: 0, i: 0 });
+  /** Read-only collections the server computes (`local.oplog.rs`), by namespace. */
+  readonly systemCollections = new Map<string, (store: Store) => CollectionData>();
 
   constructor(options: StoreOptions = {}) {
     super();
     this.setMaxListeners(0);
     this.historySize = options.historySize ?? 100_000;
     this.historyStart = { clusterTime: this.tick(), txnOpIndex: 0 };
+    // As a replica set's oplog, never empty: it starts with the set's initiation.
+    this.record([{ op: 'noop', db: 'admin', operationDescription: { msg: 'initiating set' } }]);
   }
 
   /** The newest cluster time handed out. */
@@ -227,6 +235,8 @@ export class Store extends EventEmitter implements DataView {
   }
 
   collection(db: string, coll: string): CollectionData | undefined {
+    const system = this.systemCollections.get(`${db}.${coll}`);
+    if (system) return system(this);
     return this.databases.get(db)?.collections.get(coll);
   }
 
@@ -251,6 +261,11 @@ export class Store extends EventEmitter implements DataView {
    * commit) or one each, and records them in the oplog.
    */
   commit(mutations: Mutation[], txn?: { lsid: Document; txnNumber: bigint }): Timestamp {
+    for (const m of mutations) {
+      if (this.systemCollections.has(`${m.db}.${m.coll}`)) {
+        throw new CommandError('InvalidNamespace', `cannot write to '${m.db}.${m.coll}'`);
+      }
+    }
     // Validate first so that a failing write leaves nothing half-applied.
     const staged = new Map<string, CollectionData>();
     const stagedFor = (db: string, coll: string): CollectionData => {

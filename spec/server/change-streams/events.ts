@@ -38,7 +38,7 @@ export function isClassic(operationType: string): boolean {
 
 /** The events an entry produces on this stream (none if it is not about the stream's namespace). */
 export function eventsFor(spec: StreamSpec, entry: OplogEntry): RawEvent[] {
-  if (!concerns(spec, entry)) return [];
+  if (entry.op === 'noop' || !concerns(spec, entry)) return [];
   const token: TokenData = {
     clusterTime: entry.clusterTime,
     highWaterMark: false,
@@ -97,6 +97,8 @@ const OPERATION_TYPES: Record<OplogEntry['op'], string> = {
   dropDatabase: 'dropDatabase',
   createIndexes: 'createIndexes',
   dropIndexes: 'dropIndexes',
+  modify: 'modify',
+  noop: 'noop',
 };
 
 function buildEvent(spec: StreamSpec, entry: OplogEntry, token: TokenData): Document {

@@ -71,20 +71,40 @@ function replSetStepDown(ctx: CommandContext, cmd: Document): Document {
   return {};
 }
 
+/**
+ * `replSetGetStatus` with mongod's optimes: every member has applied the
+ * newest oplog entry (the members share one store), so applied, durable and
+ * majority-committed optimes are all that entry's.
+ */
 function replSetGetStatus(ctx: CommandContext): Document {
   const { rs, member } = ctx;
   if (rs.mongos) throw new CommandError('CommandNotFound', "no such command: 'replSetGetStatus'");
+  const oplog = rs.store.oplog;
+  const last = oplog[oplog.length - 1];
+  const opTime = { ts: last.clusterTime, t: Long.ONE };
+  const wall = last.wallTime;
   return {
     set: rs.setName,
     date: new Date(),
     myState: STATE[member.role],
     term: Long.ONE,
+    optimes: {
+      lastCommittedOpTime: opTime,
+      lastCommittedWallTime: wall,
+      readConcernMajorityOpTime: opTime,
+      readConcernMajorityWallTime: wall,
+      appliedOpTime: opTime,
+      durableOpTime: opTime,
+      lastAppliedWallTime: wall,
+      lastDurableWallTime: wall,
+    },
     members: rs.members.map((m, i) => ({
       _id: i,
       name: m.address,
       health: m.responding ? 1 : 0,
       state: m.responding ? STATE[m.role] : 8,
       stateStr: m.responding ? m.role.toUpperCase() : '(not reachable/healthy)',
+      ...(m.role === 'arbiter' ? {} : { optime: opTime, optimeDate: wall, optimeDurable: opTime, optimeDurableDate: wall }),
       self: m === member,
     })),
   };
