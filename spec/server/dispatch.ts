@@ -13,6 +13,7 @@ import type { Member } from './member';
 import { CODES, CommandError, errorReply } from './errors';
 import { blockTime } from './fail-points';
 import { StatementView, type Transaction } from './sessions';
+import { beginSnapshotRead, endSnapshotRead } from './snapshot-reads';
 import { OP_MSG, OP_QUERY, type Request } from './wire';
 
 /** mongod's RetriableError category: after these a retryable write or read may be tried again. */
@@ -77,6 +78,7 @@ async function run(
       }
       const begun = beginCommand(ctx, spec, cmd);
       ctx.retryableWrite = begun.retryableWrite;
+      const snapshotTime = beginSnapshotRead(ctx, spec, cmd);
       // As in mongod, the fail point acts once the session is checked out, before the command runs.
       const fail = attempt === 0 ? member.failPoints.match(names, connection.appName, ns) : undefined;
       if (fail?.blockConnection) await sleep(blockTime(fail));
@@ -91,6 +93,7 @@ async function run(
       }
       if (begun.cachedReply) return { ...begun.cachedReply };
       reply = { ok: 1, ...(await spec.run(ctx, cmd)) };
+      if (snapshotTime) endSnapshotRead(reply, snapshotTime);
     } catch (err) {
       if (!(err instanceof CommandError)) throw err;
       reply = err.toReply();

@@ -113,6 +113,8 @@ export const CODES = {
   Location40601: 40601,
   Location51024: 51024,
   // Expression errors of the mingo adapter (mingo-adapter.ts).
+  SnapshotTooOld: 239,
+  SnapshotUnavailable: 246,
   Location16610: 16610,
   Location16611: 16611,
   Location28680: 28680,

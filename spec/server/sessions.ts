@@ -118,7 +118,7 @@ export class Transaction implements DataView {
 
   collection(db: string, coll: string): CollectionData | undefined {
     const ns = `${db}.${coll}`;
-    if (!this.working.has(ns)) this.working.set(ns, this.snapshotOf(db, coll));
+    if (!this.working.has(ns)) this.working.set(ns, collectionAt(this.store, db, coll, this.snapshot));
     return this.working.get(ns) ?? undefined;
   }
 
@@ -173,30 +173,33 @@ export class Transaction implements DataView {
     this.resolveFinished();
   }
 
-  /**
-   * The collection as it was at the snapshot: the current copy with every
-   * later change in the retained oplog undone, newest first.
-   */
-  private snapshotOf(db: string, coll: string): CollectionData | null {
-    const current = this.store.collection(db, coll);
-    if (!current) return null;
-    const copy = current.clone();
-    const ns = `${db}.${coll}`;
-    const oplog = this.store.oplog;
-    for (let i = oplog.length - 1; i >= 0 && oplog[i].clusterTime.greaterThan(this.snapshot); i--) {
-      const entry = oplog[i];
-      if (entry.db !== db || entry.coll !== coll || !entry.documentKey) continue;
-      const now = copy.get(entry.documentKey._id);
-      if (now) copy.remove(now);
-      if (entry.op === 'insert' || !entry.before) continue;
-      try {
-        copy.put(ns, entry.before);
-      } catch {
-        copy.docs.set(idKey(entry.before._id), entry.before); // a unique index built after the snapshot
-      }
+
+}
+
+/**
+ * A collection as it was at cluster time `time`: the current copy with every
+ * later change in the retained oplog undone, newest first; null if it did
+ * not exist then.
+ */
+export function collectionAt(store: Store, db: string, coll: string, time: Timestamp): CollectionData | null {
+  const current = store.collection(db, coll);
+  if (!current) return null;
+  const copy = current.clone();
+  const ns = `${db}.${coll}`;
+  const oplog = store.oplog;
+  for (let i = oplog.length - 1; i >= 0 && oplog[i].clusterTime.greaterThan(time); i--) {
+    const entry = oplog[i];
+    if (entry.db !== db || entry.coll !== coll || !entry.documentKey) continue;
+    const now = copy.get(entry.documentKey._id);
+    if (now) copy.remove(now);
+    if (entry.op === 'insert' || !entry.before) continue;
+    try {
+      copy.put(ns, entry.before);
+    } catch {
+      copy.docs.set(idKey(entry.before._id), entry.before); // a unique index built after the snapshot
     }
-    return copy;
   }
+  return copy;
 }
 
 /**

@@ -174,4 +174,4 @@ function writeMerge(ctx: CommandContext, spec: unknown, docs: Document[], bypass
   }
 }
 
-export const AGGREGATE_COMMANDS: CommandSpec[] = [{ name: 'aggregate', read: true, inTransaction: true, run: aggregate }];
+export const AGGREGATE_COMMANDS: CommandSpec[] = [{ name: 'aggregate', read: true, snapshotReads: true, inTransaction: true, run: aggregate }];

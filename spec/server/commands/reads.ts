@@ -81,7 +81,7 @@ function distinct(ctx: CommandContext, cmd: Document): Document {
 }
 
 export const READ_COMMANDS: CommandSpec[] = [
-  { name: 'find', read: true, inTransaction: true, run: find },
+  { name: 'find', read: true, snapshotReads: true, inTransaction: true, run: find },
   { name: 'count', read: true, run: count },
-  { name: 'distinct', read: true, inTransaction: true, run: distinct },
+  { name: 'distinct', read: true, snapshotReads: true, inTransaction: true, run: distinct },
 ];

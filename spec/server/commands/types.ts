@@ -41,12 +41,14 @@ export interface CommandSpec {
   /** The command's name as the first key of the command document. */
   name: string;
   aliases?: string[];
-  /** Changes data (or the catalog): refused on secondaries and with `readConcern: snapshot` outside a transaction. */
+  /** Changes data (or the catalog): refused on secondaries. */
   write?: boolean;
-  /** Reads data: runs at a snapshot with `readConcern: snapshot`. */
+  /** Reads data: on a secondary only when the client allows it. */
   read?: boolean;
   /** Where it may run; default: `primary` for writes, `secondaryOk` for reads, `any` otherwise. */
   secondary?: SecondaryRule;
+  /** Reads at a snapshot with `readConcern: { level: 'snapshot' }` outside a transaction (find, aggregate, distinct). */
+  snapshotReads?: boolean;
   /** A retryable write: with `txnNumber` outside a transaction, a retry gets the first reply back. */
   retryable?: boolean;
   /** Needs the admin database. */
