@@ -7,6 +7,7 @@ import { UUID, type Document } from 'bson';
 import { openChangeStream } from '../change-streams';
 import { ArraySource, openedBy } from '../cursors';
 import { CommandError } from '../errors';
+import { topLevelTargets } from '../update-description';
 import { runPipeline } from '../query';
 import { CollectionData, idKey } from '../store';
 import { idFirst } from '../update';
@@ -170,7 +171,8 @@ function writeMerge(ctx: CommandContext, spec: unknown, docs: Document[], bypass
     const after = whenMatched === 'replace' ? doc : { ...existing, ...doc };
     if (idKey(after) === idKey(existing)) continue;
     checkValidation(ctx, ns, after, existing, bypass);
-    ctx.view.write({ op: whenMatched === 'replace' ? 'replace' : 'update', db: ns.db, coll: ns.coll, before: existing, after });
+    const op = whenMatched === 'replace' ? 'replace' : 'update';
+    ctx.view.write({ op, db: ns.db, coll: ns.coll, before: existing, after, targets: topLevelTargets(doc) });
   }
 }
 

@@ -225,8 +225,19 @@ function collMod(ctx: CommandContext, cmd: Document): Document {
   const data = ctx.store.collection(ctx.db, coll);
   if (!data) throw new CommandError('NamespaceNotFound', `ns does not exist: ${ctx.db}.${coll}`);
   const changes = collectionOptions('collMod', cmd);
+  if (truthy(cmd.dryRun)) return {};
+  const before = data.options;
   // A new options object: transactions' copies keep the one they started with.
   data.options = { ...data.options, ...changes };
+  // A modify event (with showExpandedEvents) tells what was asked and the options before.
+  ctx.store.record([{
+    op: 'modify',
+    db: ctx.db,
+    coll,
+    collectionUUID: data.uuid,
+    operationDescription: changes,
+    stateBeforeChange: { collectionOptions: { uuid: data.uuid, ...before } },
+  }]);
   return {};
 }
 

@@ -7,6 +7,7 @@
 import { BSON, ObjectId, type Document } from 'bson';
 import { ArraySource, type Batch, type CursorSource } from '../cursors';
 import { CommandError } from '../errors';
+import { updateTargets } from '../update-description';
 import { compileFilter, select, type EvalOptions } from '../query';
 import { CollectionData, idKey, sameValue } from '../store';
 import { applyUpdate, idFirst, updateKind, upsertDocument, type UpdateOptions } from '../update';
@@ -229,7 +230,14 @@ export function runUpdate(ctx: CommandContext, ns: Namespace, s: UpdateStatement
     // mongod writes nothing (no oplog entry) for an update that changes nothing.
     if (idKey(before) === idKey(after)) continue;
     checkValidation(ctx, ns, after, before, s.bypass);
-    ctx.view.write({ op: kind === 'replacement' ? 'replace' : 'update', db: ns.db, coll: ns.coll, before, after });
+    ctx.view.write({
+      op: kind === 'replacement' ? 'replace' : 'update',
+      db: ns.db,
+      coll: ns.coll,
+      before,
+      after,
+      targets: kind === 'operators' ? updateTargets(s.u as Document) : undefined,
+    });
     nModified += 1;
   }
   return { n: matches.length, nModified, ...last };
