@@ -11,7 +11,7 @@
  */
 import { Timestamp, UUID, type Binary, type Document } from 'bson';
 import { CommandError } from './errors';
-import { CollectionData, idKey, type DataView, type Mutation, type Store } from './store';
+import { CollectionData, idKey, type CollectionOptions, type DataView, type Mutation, type Store } from './store';
 
 /** mongod's `transactionLifetimeLimitSeconds` default: an open transaction older than this is aborted. */
 export const TRANSACTION_LIFETIME_MS = 60_000;
@@ -101,6 +101,7 @@ export class Transaction implements DataView {
   private readonly working = new Map<string, CollectionData | null>();
   private readonly mutations: Mutation[] = [];
   private readonly written = new Set<string>();
+  private readonly created = new Map<string, { db: string; coll: string }>();
   private resolveFinished!: () => void;
   private readonly lifetime: NodeJS.Timeout;
 
@@ -149,9 +150,29 @@ export class Transaction implements DataView {
     this.mutations.push(m);
   }
 
+  /**
+   * Creates a collection inside the transaction (MongoDB 4.4+): visible to
+   * its statements now, created in the store, with the indexes built on it
+   * here, when the transaction commits.
+   */
+  createCollection(db: string, coll: string, options: CollectionOptions): CollectionData {
+    const ns = `${db}.${coll}`;
+    if (this.collection(db, coll)) throw new CommandError('NamespaceExists', `Collection ${ns} already exists.`);
+    const data = new CollectionData(new UUID(), options);
+    this.working.set(ns, data);
+    this.created.set(ns, { db, coll });
+    return data;
+  }
+
+  /** Whether this transaction created the collection (so it may build indexes on it). */
+  createdHere(db: string, coll: string): boolean {
+    return this.created.has(`${db}.${coll}`);
+  }
+
   commit(): void {
     if (this.state === 'committed') return;
     try {
+      this.commitCatalog();
       if (this.mutations.length > 0) this.store.commit(this.mutations, { lsid: this.lsid, txnNumber: this.txnNumber });
       this.finish('committed');
     } catch (err) {
@@ -162,6 +183,24 @@ export class Transaction implements DataView {
 
   abort(): void {
     if (this.state === 'inProgress') this.finish('aborted');
+  }
+
+  /** Creates the collections this transaction created, with their indexes, before its writes are applied. */
+  private commitCatalog(): void {
+    // Created by someone else since: the transaction conflicts, as mongod's would.
+    for (const { db, coll } of this.created.values()) {
+      if (this.store.collection(db, coll)) throw new CommandError('WriteConflict', WRITE_CONFLICT_MESSAGE);
+    }
+    for (const [ns, { db, coll }] of this.created) {
+      const staged = this.working.get(ns)!;
+      const data = this.store.ensureCollection(db, coll, staged.options);
+      const built = staged.indexes.filter((index) => index.name !== '_id_');
+      for (const index of built) data.addIndex(ns, index);
+      this.store.record(built.map((index) => {
+        const { key, name, v, ...rest } = index;
+        return { op: 'createIndexes' as const, db, coll, collectionUUID: data.uuid, operationDescription: { indexes: [{ v: v ?? 2, key, name, ...rest }] } };
+      }));
+    }
   }
 
   private finish(state: TxnState): void {

@@ -192,6 +192,10 @@ function create(ctx: CommandContext, cmd: Document): Document {
   const options: Document = truthy(cmd.capped) ? cappedOptions(cmd) : {};
   Object.assign(options, collectionOptions('create', cmd));
   if (cmd.collation !== undefined) options.collation = cmd.collation;
+  if (ctx.transaction) {
+    ctx.transaction.createCollection(ctx.db, coll, options);
+    return {};
+  }
   if (ctx.store.collection(ctx.db, coll)) {
     throw new CommandError('NamespaceExists', `Collection ${ctx.db}.${coll} already exists.`);
   }
@@ -364,7 +368,12 @@ function createIndexes(ctx: CommandContext, cmd: Document): Document {
   const requested = (cmd.indexes as unknown[]).map(indexSpec);
   if (requested.length === 0) throw new CommandError('BadValue', 'Must specify at least one index to create');
   const ns = `${ctx.db}.${coll}`;
-  const existing = ctx.store.collection(ctx.db, coll);
+  // In a transaction (4.4+) only on a collection it created, or one it creates now.
+  const txn = ctx.transaction;
+  const existing = txn ? txn.collection(ctx.db, coll) : ctx.store.collection(ctx.db, coll);
+  if (txn && existing && !txn.createdHere(ctx.db, coll)) {
+    throw new CommandError('OperationNotSupportedInTransaction', `Cannot create new indexes on existing collection ${ns} in a multi-document transaction.`);
+  }
   const current = existing?.indexes ?? [{ name: '_id_', key: { _id: 1 } }];
   const toBuild: IndexSpec[] = [];
   for (const spec of requested) {
@@ -386,7 +395,7 @@ function createIndexes(ctx: CommandContext, cmd: Document): Document {
     }
     toBuild.push(spec);
   }
-  const data = existing ?? ctx.store.ensureCollection(ctx.db, coll);
+  const data = existing ?? (txn ? txn.createCollection(ctx.db, coll, {}) : ctx.store.ensureCollection(ctx.db, coll));
   const numIndexesBefore = data.indexes.length;
   const built: IndexSpec[] = [];
   try {
@@ -398,7 +407,8 @@ function createIndexes(ctx: CommandContext, cmd: Document): Document {
     for (const spec of built) data.dropIndex(spec.name);
     throw err;
   }
-  ctx.store.record(built.map((spec) => ({
+  // A transaction's indexes are recorded when it commits.
+  if (!txn) ctx.store.record(built.map((spec) => ({
     op: 'createIndexes',
     db: ctx.db,
     coll,
@@ -453,11 +463,11 @@ export const DDL_COMMANDS: CommandSpec[] = [
   { name: 'listCollections', read: true, run: listCollections },
   { name: 'listIndexes', read: true, run: listIndexes },
   { name: 'dbStats', aliases: ['dbstats'], read: true, run: dbStats },
-  { name: 'create', write: true, run: create },
+  { name: 'create', write: true, inTransaction: true, run: create },
   { name: 'collMod', write: true, run: collMod },
   { name: 'drop', write: true, run: drop },
   { name: 'dropDatabase', write: true, run: dropDatabase },
   { name: 'renameCollection', adminOnly: true, write: true, run: renameCollection },
-  { name: 'createIndexes', write: true, run: createIndexes },
+  { name: 'createIndexes', write: true, inTransaction: true, run: createIndexes },
   { name: 'dropIndexes', aliases: ['deleteIndexes'], write: true, run: dropIndexes },
 ];
