@@ -14,6 +14,7 @@ import { CODES, CommandError, errorReply } from './errors';
 import { blockTime } from './fail-points';
 import { StatementView, type Transaction } from './sessions';
 import { beginSnapshotRead, endSnapshotRead } from './snapshot-reads';
+import { awaitWriteConcern } from './write-concern';
 import { OP_MSG, OP_QUERY, type Request } from './wire';
 
 /** mongod's RetriableError category: after these a retryable write or read may be tried again. */
@@ -106,6 +107,10 @@ async function run(
       if (!waited) reply = new CommandError('MaxTimeMSExpired', 'operation exceeded time limit').toReply();
     }
     if (reply.ok !== 1) return failedReply(ctx, spec, cmd, reply, { changeStreamCursor });
+    if (spec.write || spec.endsTransaction === 'commit') {
+      const wce = await awaitWriteConcern(member.rs, connection, cmd.writeConcern);
+      if (wce) reply.writeConcernError = wce;
+    }
     endCommand(ctx, spec, cmd, reply);
     // A fail point dropped the connection after the write was applied: the client sees a network error.
     if (connection.isClosed) return undefined;
