@@ -11,6 +11,8 @@
  *   beyond 2^53 (such as a hashed-index key) loses its low bits as a double,
  *   so here they also take exact 64-bit integers (BigInt), as mongod's long
  *   arithmetic does. A BigInt leaving mingo becomes a BSON Long (values.ts).
+ * - Collation: mingo applies it to `$sort` only; the comparison query
+ *   operators here compare strings by the query's collation (collation.ts).
  */
 import { Context } from 'mingo/core';
 import * as accumulator from 'mingo/operators/accumulator';
@@ -21,6 +23,7 @@ import * as query from 'mingo/operators/query';
 import * as window from 'mingo/operators/window';
 import { evalExpr } from 'mingo/core';
 import type { Options } from 'mingo/types';
+import { COLLATED_QUERY_OPERATORS } from './collation';
 import { CommandError } from './errors';
 import { hashedIndexKey } from './hashed-index-key';
 import { fromMingo } from './values';
@@ -68,6 +71,6 @@ export const MONGOD_CONTEXT = Context.init({
   expression: { ...expression, $toHashedIndexKey, $abs, $mod, $toLong },
   pipeline,
   projection,
-  query,
+  query: { ...query, ...COLLATED_QUERY_OPERATORS },
   window,
 } as Parameters<typeof Context.init>[0]);

@@ -9,6 +9,7 @@ import { Aggregator } from 'mingo/aggregator';
 import { ProcessingMode } from 'mingo/core';
 import { Query } from 'mingo/query';
 import type { Options } from 'mingo/types';
+import { normalizeCollation } from './collation';
 import { MONGOD_CONTEXT } from './mingo-adapter';
 import { compare, unique } from 'mingo/util';
 import { CommandError, type CodeName } from './errors';
@@ -17,10 +18,7 @@ import { forMingo, fromMingo } from './values';
 /** Options a read shares with mongod's: `let` variables and a collation. */
 export interface EvalOptions {
   let?: Document;
-  /**
-   * mingo applies a collation's locale and strength to sorting only; string
-   * equality in filters stays binary.
-   */
+  /** Applied to sorting by mingo and to matching by the adapter (collation.ts). */
   collation?: Document;
 }
 
@@ -123,12 +121,11 @@ export function sortSpec(sort: Document | undefined): Document | undefined {
 }
 
 export function mingoOptions(options: EvalOptions): Partial<Options> {
-  const collation = options.collation as { locale?: unknown } | undefined;
   return {
     context: MONGOD_CONTEXT,
     variables: options.let ? (forMingo(options.let) as Document) : undefined,
     // The "simple" collation is binary comparison: mingo's default.
-    collation: typeof collation?.locale === 'string' && collation.locale !== 'simple' ? (collation as Options['collation']) : undefined,
+    collation: normalizeCollation(options.collation) as Options['collation'],
     // The server cannot run JavaScript ($where, $function, $accumulator).
     scriptEnabled: false,
   };
