@@ -1,19 +1,73 @@
 /**
- * The README's examples (demos/quickstart.ts) run as a user runs them, on the
- * run's backend, and print what the README says they print.
+ * The README's runnable examples as a user meets them: each block is read
+ * from README.md itself, saved in an ES module project next to the packed
+ * package, type-checked by TypeScript (strict, nodenext), compiled and run
+ * by node against the run's backend.
  */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { backend } from '../support/backend';
-import { DemoProcess } from './demo-process';
+import { pack, REPO, run, tsc, unpackAsInstalled, type Ran } from '../support/packed';
+import { readmeBlock } from '../support/readme';
 
-describe('the README quickstart', () => {
-  it('runs every example to completion and exits on its own', async () => {
-    const demo = new DemoProcess('demos/quickstart.ts', [], { MONGODB_URI: backend().uri });
-    const { code } = await demo.exit;
-    expect(demo.output).toContain("1. big orders: [ { sku: 'b', qty: 12 } ]");
-    expect(demo.output).toContain("3. balances: [ { _id: 'alice', balance: 90 }, { _id: 'bob', balance: 10 } ]");
-    expect(demo.output).toMatch(/4\. primary: \S+:\d+ nodes: /);
-    expect(demo.output).toContain('5. seen by two subscribers on one cursor: x y z 3');
-    expect(demo.output).toContain('6. consumed: w');
+const EXAMPLES = {
+  quickstart: '## Quickstart',
+  'cold-observables': '## Cold Observables: every subscribe runs again',
+};
+
+describe('the README examples, against the packed package', () => {
+  let project: string;
+  let compiled: Ran;
+
+  beforeAll(async () => {
+    mkdirSync(join(REPO, '.tmp'), { recursive: true });
+    // Inside the repository, so rxjs, mongodb and @types/node resolve from its node_modules.
+    project = mkdtempSync(join(REPO, '.tmp', 'readme-'));
+    await unpackAsInstalled(await pack(project), project);
+    writeFileSync(join(project, 'package.json'), JSON.stringify({ private: true, type: 'module' }));
+    const files = Object.keys(EXAMPLES).map((name) => `${name}.ts`);
+    writeFileSync(
+      join(project, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: { target: 'ES2022', module: 'nodenext', moduleResolution: 'nodenext', strict: true, types: ['node'] },
+        files,
+      }),
+    );
+    for (const [name, heading] of Object.entries(EXAMPLES)) writeFileSync(join(project, `${name}.ts`), readmeBlock(heading));
+    compiled = await tsc(['-p', project], project);
+  }, 120_000);
+
+  afterAll(() => {
+    if (project) rmSync(project, { recursive: true, force: true });
+  });
+
+  function runExample(name: keyof typeof EXAMPLES): Promise<Ran> {
+    return run(process.execPath, [`${name}.js`], { cwd: project, env: { MONGODB_URI: backend().uri }, timeoutMs: 20_000 });
+  }
+
+  it('type-checks under strict with module and moduleResolution nodenext', () => {
+    expect(compiled.output).toBe('');
+    expect(compiled.code).toBe(0);
+  });
+
+  it('runs the quickstart to completion: it prints what its comments say and exits 0 on its own', async () => {
+    const { code, output } = await runExample('quickstart');
+    expect(output).toContain("big orders: [ { sku: 'pear', qty: 12 } ]");
+    expect(output).toContain('smallest order: apple');
+    expect(output).toContain("balances: [ { _id: 'alice', balance: 90 }, { _id: 'bob', balance: 10 } ]");
+    expect(output).toMatch(/primary: \S+:\d+ of \d+ members/);
+    expect(output).toContain('inserted plum\ninserted fig');
+    expect(output).toContain("sold: [ { _id: 'kiwi', qty: 5 } ]");
+    // A process that does not exit on its own is killed; this prints its output.
+    expect(output).not.toMatch(/\[killed after \d+ ms\]/);
     expect(code).toBe(0);
-  }, 60_000);
+  }, 40_000);
+
+  it('runs the cold-Observable example: the second subscribe of one insertOne(doc) is a duplicate key', async () => {
+    const { code, output } = await runExample('cold-observables');
+    expect(output).toContain('the second subscribe sent the same _id again: duplicate key');
+    expect(output).toContain('two documents: true');
+    expect(output).not.toMatch(/\[killed after \d+ ms\]/);
+    expect(code).toBe(0);
+  }, 40_000);
 });

@@ -11,5 +11,5 @@ export default async function globalSetup(): Promise<void> {
   process.env.RXMONGO_TEST_KIND = backend.kind;
   process.env.RXMONGO_TEST_CAPS = backend.capabilities.join(',');
   (globalThis as { __rxmongoBackend?: typeof backend }).__rxmongoBackend = backend;
-  console.log(`\nrxmongo test backend: ${backend.kind} (${backend.reason}) at ${backend.uri}`);
+  console.log(`\nrxmongodb test backend: ${backend.kind} (${backend.reason}) at ${backend.uri}`);
 }

@@ -3,7 +3,12 @@
  * `MongoMemoryReplSet` → the in-process wire test server. Shared by the spec
  * run, the demos and the benchmark so they all pick a server the same way.
  */
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { MongoClient } from 'mongodb';
+import type { MongoBinary } from 'mongodb-memory-server';
 import { ReplicaSet } from '../server';
 import { BACKEND_KINDS, type BackendKind, type Capability } from './capabilities';
 
@@ -53,8 +58,9 @@ export async function startBackend(options: LadderOptions = {}): Promise<Started
 }
 
 async function startMemoryServer(members: number, forced: boolean): Promise<StartedBackend> {
-  const { MongoMemoryReplSet } = await import('mongodb-memory-server');
-  const replSet = await MongoMemoryReplSet.create({
+  const mms = await import('mongodb-memory-server');
+  await findMongod(mms.MongoBinary, forced);
+  const replSet = await mms.MongoMemoryReplSet.create({
     replSet: { count: members, args: ['--setParameter', 'enableTestCommands=1'] },
   });
   const uri = replSet.getUri();
@@ -67,6 +73,93 @@ async function startMemoryServer(members: number, forced: boolean): Promise<Star
       await replSet.stop();
     },
   };
+}
+
+/** How long a failed look for a mongod binary is remembered: retrying each spec run or demo start costs seconds. */
+const UNAVAILABLE_MEMO_MS = 10 * 60_000;
+
+/**
+ * Finds (or downloads) the mongod binary before any instance starts, so a
+ * missing binary costs one quiet attempt: a failed `MongoMemoryReplSet.create`
+ * prints a stack trace per member and leaves the other members downloading
+ * in the background. A failure is remembered for a while (keyed by the
+ * memory server's version, the platform and every `MONGOMS_*` setting), so
+ * the specs, demos and benchmark started meanwhile go straight to the next rung.
+ */
+async function findMongod(binaries: typeof MongoBinary, forced: boolean): Promise<void> {
+  const memo = unavailableMemoPath();
+  if (!forced) {
+    const remembered = readMemo(memo);
+    if (remembered) {
+      const minutes = Math.max(1, Math.round((UNAVAILABLE_MEMO_MS - (Date.now() - remembered.at)) / 60_000));
+      throw new Error(`${remembered.reason} (remembered for ${minutes} more min)`);
+    }
+  }
+  // One download attempt: the memory server's default of three retries waits ~8 s for a name that does not resolve.
+  const retries = process.env.MONGOMS_MAX_RETRIES;
+  if (retries === undefined) process.env.MONGOMS_MAX_RETRIES = '1';
+  try {
+    const path = await binaries.getPath();
+    const version = spawnSync(path, ['--version'], { encoding: 'utf8', timeout: 10_000 });
+    if (version.status !== 0) {
+      throw new Error(`mongod at ${path} does not run: ${firstLine(version.error ?? version.stderr)}`);
+    }
+  } catch (err) {
+    const reason = describeBinaryFailure(err);
+    writeMemo(memo, { at: Date.now(), reason });
+    throw new Error(reason, { cause: err });
+  } finally {
+    if (retries === undefined) delete process.env.MONGOMS_MAX_RETRIES;
+  }
+}
+
+interface Memo {
+  at: number;
+  reason: string;
+}
+
+function unavailableMemoPath(): string {
+  const settings = Object.entries(process.env)
+    .filter(([name]) => name.startsWith('MONGOMS_'))
+    .sort(([a], [b]) => a.localeCompare(b));
+  const { version } = require('mongodb-memory-server/package.json') as { version: string };
+  const key = createHash('sha1')
+    .update(JSON.stringify([version, process.platform, process.arch, settings]))
+    .digest('hex')
+    .slice(0, 16);
+  return join(__dirname, '..', '..', 'node_modules', '.cache', 'rxmongodb', `no-mongod-${key}.json`);
+}
+
+function readMemo(path: string): Memo | undefined {
+  try {
+    const memo = JSON.parse(readFileSync(path, 'utf8')) as Memo;
+    const age = Date.now() - memo.at;
+    return age >= 0 && age < UNAVAILABLE_MEMO_MS && typeof memo.reason === 'string' ? memo : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function writeMemo(path: string, memo: Memo): void {
+  try {
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, JSON.stringify(memo));
+    for (const name of readdirSync(dirname(path))) {
+      const other = join(dirname(path), name);
+      if (name.startsWith('no-mongod-') && Date.now() - statSync(other).mtimeMs > UNAVAILABLE_MEMO_MS) rmSync(other, { force: true });
+    }
+  } catch {
+    // A read-only checkout only loses the shortcut: the next run looks again.
+  }
+}
+
+/** One short sentence: for a download error, the network's own message. */
+function describeBinaryFailure(err: unknown): string {
+  const download = err as { url?: unknown; msg?: unknown };
+  if (typeof download.url === 'string' && typeof download.msg === 'string') {
+    return `cannot download mongod: ${firstLine(download.msg)}`;
+  }
+  return firstLine(err);
 }
 
 async function startWire(members: number, reason: string): Promise<StartedBackend> {
@@ -95,5 +188,5 @@ async function probeCapabilities(uri: string): Promise<Capability[]> {
 
 function firstLine(err: unknown): string {
   const text = String(err instanceof Error ? err.message : err).replace(/\s+/g, ' ').trim();
-  return text.length > 160 ? `${text.slice(0, 157)}...` : text;
+  return text.length > 200 ? `${text.slice(0, 197)}...` : text;
 }
