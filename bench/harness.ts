@@ -13,7 +13,7 @@ import { Bench } from 'tinybench';
 import type { Chart } from './chart';
 import type { BenchContext } from './context';
 import { collect, MemoryProbe, NO_PROBE, type Probe, type ProbeResult } from './memory';
-import { quartiles, type Quartiles } from './stats';
+import { formatFigure, quartiles, type Quartiles } from './stats';
 
 /** What one timed iteration did. */
 export interface Iteration {
@@ -51,6 +51,8 @@ export interface Target {
   text: string;
   /** Whether the row meets it; `undefined` when its figures cannot say. */
   met(row: RowResult): boolean | undefined;
+  /** The measured value it is checked against, when the ratio column does not show it. */
+  shown?(row: RowResult): string;
 }
 
 /** One line of the report: a candidate against a baseline run in the same rounds. */
@@ -60,6 +62,8 @@ export interface Row {
   unit: string;
   candidate: string;
   baseline: string;
+  /** Short name of the baseline for the table, when it is not the raw driver doing the same call. */
+  vs?: string;
   /** More variants shown against the same baseline (e.g. rxjs `share()`). */
   references?: string[];
   targets?: Target[];
@@ -133,6 +137,7 @@ export interface VariantResult {
 export interface RowResult {
   label: string;
   unit: string;
+  vs: string | undefined;
   paced: boolean;
   candidate: VariantResult;
   baseline: VariantResult;
@@ -142,7 +147,7 @@ export interface RowResult {
   cpuRatio: Quartiles;
   references: Array<{ variant: VariantResult; ratio: Quartiles }>;
   figures: Record<string, number | string>;
-  targets: Array<{ text: string; met: boolean | undefined }>;
+  targets: Array<{ text: string; value: string | undefined; met: boolean | undefined }>;
   /** Every target met; `undefined` when the row has none or its figures cannot say. */
   met: boolean | undefined;
 }
@@ -336,6 +341,7 @@ function reduceRow(row: Row, result: WorkloadResult): RowResult {
   const reduced: RowResult = {
     label: row.label,
     unit: row.unit,
+    vs: row.vs,
     paced: row.paced ?? false,
     candidate,
     baseline,
@@ -346,7 +352,7 @@ function reduceRow(row: Row, result: WorkloadResult): RowResult {
     targets: [],
     met: undefined,
   };
-  reduced.targets = (row.targets ?? []).map((t) => ({ text: t.text, met: t.met(reduced) }));
+  reduced.targets = (row.targets ?? []).map((t) => ({ text: t.text, value: t.shown?.(reduced), met: t.met(reduced) }));
   const verdicts = reduced.targets.map((t) => t.met);
   if (verdicts.length > 0 && verdicts.every((v) => v !== undefined)) reduced.met = verdicts.every(Boolean);
   else if (verdicts.includes(false)) reduced.met = false;
@@ -369,6 +375,22 @@ function medianProbe(runs: ProbeResult[]): ProbeResult {
     peakBytes: quartiles(runs.map((r) => r.peakBytes)).median,
     trendPerUnit: quartiles(runs.map((r) => r.trendPerUnit)).median,
     samples: runs.reduce((sum, r) => sum + r.samples, 0),
+  };
+}
+
+/** A target on one of the row's figures (see `Row.figures`), shown with its value. */
+export function figureTarget(text: string, figure: string, ok: (value: number) => boolean, suffix = ''): Target {
+  const value = (row: RowResult): number | undefined => (typeof row.figures[figure] === 'number' ? (row.figures[figure] as number) : undefined);
+  return {
+    text,
+    met: (row) => {
+      const v = value(row);
+      return v === undefined ? undefined : ok(v);
+    },
+    shown: (row) => {
+      const v = value(row);
+      return v === undefined ? '?' : `${formatFigure(v)}${suffix}`;
+    },
   };
 }
 

@@ -3,8 +3,9 @@
  * a line per row, and the JSON holding every figure down to each round.
  */
 import { cpus, freemem, loadavg, platform, release, totalmem } from 'node:os';
+import { basename } from 'node:path';
 import type { RowResult, VariantResult, WorkloadResult } from './harness';
-import type { Quartiles } from './stats';
+import { formatFigure, type Quartiles } from './stats';
 
 export interface Machine {
   cpu: string;
@@ -72,14 +73,14 @@ function cells(r: RowResult): Cells {
   const notes: string[] = [];
   if (r.baseline.label !== 'raw driver') notes.push(`baseline: ${r.baseline.label}`);
   for (const ref of r.references) notes.push(`${ref.variant.label}: ${fmtRatio(ref.ratio.median)}`);
-  for (const [name, value] of Object.entries(r.figures)) notes.push(`${name} ${fmtFigure(value)}`);
+  for (const [name, value] of Object.entries(r.figures)) notes.push(`${name} ${formatFigure(value)}`);
   return {
-    row: `${r.label} (per ${r.unit})`,
+    row: `${r.label}${r.vs ? ` vs ${r.vs}` : ''} (per ${r.unit})`,
     rxmongo: cost(r.candidate),
     baseline: cost(r.baseline),
     ratio: r.paced ? 'paced' : fmtRatio(r.ratio.median),
     spread: r.paced ? '—' : spread(r.ratio),
-    target: r.targets.map((t) => `${t.text}${mark(t.met, ' ')}`).join('; ') || '—',
+    target: r.targets.map((t) => `${t.text}${t.value === undefined ? '' : `: ${t.value}`}${mark(t.met, ' ')}`).join('; ') || '—',
     verdict: mark(r.met, ''),
     notes: notes.join('; '),
   };
@@ -111,12 +112,12 @@ export function formatTable(results: WorkloadResult[]): string {
 /** The README's performance section, from this run. */
 export function formatReadmeSection(results: WorkloadResult[], info: RunInfo): string {
   const { machine, backend } = info;
-  const rows = ['| row | rxmongo | baseline | ratio | spread | target | ✓/✗ | figures |', '|---|--:|--:|--:|--:|---|:-:|---|'];
+  const rows = ['| row | rxmongo (wall · CPU) | baseline (wall · CPU) | ratio | spread | target: measured | ✓/✗ |', '|---|--:|--:|--:|--:|---|:-:|'];
   for (const w of results) {
-    if (w.error) rows.push(`| ${w.title} | | | | | | | failed: ${w.error} |`);
+    if (w.error) rows.push(`| ${w.title}: failed (${w.error}) | | | | | | |`);
     for (const r of w.rows) {
       const c = cells(r);
-      rows.push(`| ${c.row} | ${c.rxmongo} | ${c.baseline} | ${c.ratio} | ${c.spread} | ${c.target} | ${c.verdict} | ${c.notes} |`);
+      rows.push(`| ${c.row} | ${c.rxmongo} | ${c.baseline} | ${c.ratio} | ${c.spread} | ${c.target} | ${c.verdict} |`);
     }
   }
   return [
@@ -126,13 +127,15 @@ export function formatReadmeSection(results: WorkloadResult[], info: RunInfo): s
       `${machine.cores} cores shared with other work (load ${machine.loadAverage.join(' ')}), against the **${backend.kind}** backend. ` +
       sharedServerNote(backend.kind),
     '',
-    `Each row runs rxmongo and its baseline interleaved, round after round, in one process; ${RATIO_NOTE} Targets are the project's; the bench reports them and never fails on a miss.`,
+    `Each row runs rxmongo and its baseline interleaved, round after round, in one process; ${RATIO_NOTE} ` +
+      "The baseline is the raw driver doing the same thing, except: *raw loop* = one raw ChangeStream with a loop over the K callbacks (what a user writes by hand; rxjs `share()` over it is in the JSON and the chart), *same read-ahead* = a raw ChangeStream with `batchSize` = consume's `highWaterMark`, *no checkpoint* = the same `consume()`/`watch()` without one. " +
+      "Targets are the project's; the bench reports them and never fails on a miss.",
     '',
     ...rows,
     '',
-    ...info.charts.map((path) => `![Fan-out: cost per delivered event against K](${path})`),
+    ...info.charts.map((path) => `![${basename(path, '.svg')}](${path})`),
     '',
-    'Reproduce (the JSON holds every figure, down to each round):',
+    'Reproduce (the JSON holds every figure — latency quantiles, bytes per subscriber, saves, rxjs `share()` — down to each round):',
     '',
     '```sh',
     'npm run bench                               # full run, a few minutes; bench-results.json + bench-results-fan-out.svg',
@@ -215,12 +218,6 @@ function fmtUs(us: number): string {
   if (us >= 10_000) return `${(us / 1000).toFixed(0)} ms`;
   if (us >= 1000) return `${(us / 1000).toFixed(2)} ms`;
   return `${us >= 100 ? us.toFixed(0) : us >= 1 ? us.toFixed(1) : us.toFixed(3)} µs`;
-}
-
-function fmtFigure(v: number | string): string {
-  if (typeof v !== 'number') return v;
-  if (Number.isInteger(v)) return String(v);
-  return Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 1 ? v.toFixed(1) : v.toFixed(2);
 }
 
 function pad(s: string, w: number): string {

@@ -22,6 +22,13 @@ export function quartiles(values: number[]): Quartiles {
   return { q1: at(0.25), median: at(0.5), q3: at(0.75) };
 }
 
+/** A figure for a table: integers as they are, else 3 significant digits (at most 2 decimals). */
+export function formatFigure(v: number | string): string {
+  if (typeof v !== 'number') return v;
+  if (Number.isInteger(v)) return String(v);
+  return Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 1 ? v.toFixed(1) : v.toFixed(2);
+}
+
 /** Least-squares slope of y over x; 0 with fewer than two distinct x. */
 export function slope(points: ReadonlyArray<{ x: number; y: number }>): number {
   const n = points.length;

@@ -11,7 +11,7 @@ import { takeWhile } from 'rxjs';
 import { MemoryCheckpointStore, type RxChangeStream, type RxWatchOptions } from '../../lib/index';
 import type { BenchContext } from '../context';
 import { smallDoc } from '../data';
-import { minRatio, type Iteration, type Target, type Variant, type Workload, type WorkloadResult } from '../harness';
+import { figureTarget, minRatio, type Iteration, type Variant, type Workload, type WorkloadResult } from '../harness';
 import { NO_PROBE } from '../memory';
 import { closeStreams, countEvents, openStreams, whenClosed, type StreamState } from '../streams';
 
@@ -78,10 +78,7 @@ function watcher(every: Every): Variant<StreamState> {
 export default function checkpoint(ctx: BenchContext): Workload<StreamState> {
   const events = ctx.quick ? 2_000 : 20_000;
   const saves = (key: string) => (r: WorkloadResult) => ({ saves: r.variants[key]?.counters.saves ?? '?' });
-  const enoughSaves = (every: number): Target => ({
-    text: `saves ≥ events/${every} (${Math.floor(events / every)})`,
-    met: (row) => (typeof row.figures.saves === 'number' ? row.figures.saves >= Math.floor(events / every) : undefined),
-  });
+  const enoughSaves = (every: number) => figureTarget(`≥ ${Math.floor(events / every)} saves (events/${every})`, 'saves', (n) => n >= Math.floor(events / every));
   return {
     id: 'checkpoint',
     title: `checkpoint cost, ${events} events`,
@@ -95,6 +92,7 @@ export default function checkpoint(ctx: BenchContext): Workload<StreamState> {
         unit: 'event',
         candidate: 'consume/100',
         baseline: 'consume',
+        vs: 'no checkpoint',
         targets: [minRatio(1 / 1.02, '≤ 2 % over no checkpoint'), enoughSaves(100)],
         figures: saves('consume/100'),
       },
@@ -103,6 +101,7 @@ export default function checkpoint(ctx: BenchContext): Workload<StreamState> {
         unit: 'event',
         candidate: 'consume/1',
         baseline: 'consume',
+        vs: 'no checkpoint',
         figures: saves('consume/1'),
       },
       {
@@ -110,6 +109,7 @@ export default function checkpoint(ctx: BenchContext): Workload<StreamState> {
         unit: 'event',
         candidate: 'watch/100',
         baseline: 'watch',
+        vs: 'no checkpoint',
         targets: [enoughSaves(100)],
         figures: saves('watch/100'),
       },

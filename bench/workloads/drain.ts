@@ -30,6 +30,7 @@ export default function drain(ctx: BenchContext): Workload<StreamState> {
         unit: 'delivered event',
         candidate: 'rx:10',
         baseline: 'raw:10',
+        vs: 'raw loop',
         references: ['share:10'],
         targets: [FAN_OUT_TARGET],
         figures: (r) => ({ 'server cursors': serverCursors(r, 'rx:10') ?? '?' }),

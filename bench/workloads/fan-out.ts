@@ -9,7 +9,7 @@
 import type { Chart } from '../chart';
 import type { BenchContext } from '../context';
 import { smallDoc } from '../data';
-import type { Row, Target, Workload, WorkloadResult } from '../harness';
+import { figureTarget, type Row, type Workload, type WorkloadResult } from '../harness';
 import { closeStreams, FAN_OUT_TARGET, openStreams, rawLoop, rxSubscribers, serverCursors, shared, type StreamState } from '../streams';
 
 const KS = [1, 10, 100, 1000, 3000];
@@ -21,15 +21,8 @@ const SIDES = [
 
 const PER_EXTRA = 'rx B/extra sub/event';
 
-const ONE_CURSOR: Target = {
-  text: '1 server cursor',
-  met: (row) => (typeof row.figures['server cursors'] === 'number' ? row.figures['server cursors'] === 1 : undefined),
-};
-
-const QUEUED_MEMORY: Target = {
-  text: '≤ 8 B/sub/queued event',
-  met: (row) => (typeof row.figures[PER_EXTRA] === 'number' ? row.figures[PER_EXTRA] <= 8 : undefined),
-};
+const ONE_CURSOR = figureTarget('1 server cursor', 'server cursors', (n) => n === 1);
+const QUEUED_MEMORY = figureTarget('≤ 8 B per subscriber per queued event', PER_EXTRA, (b) => b <= 8, ' B');
 
 export default function fanOut(ctx: BenchContext): Workload<StreamState> {
   const events = ctx.quick ? 100 : 1_000;
@@ -51,6 +44,7 @@ export default function fanOut(ctx: BenchContext): Workload<StreamState> {
       unit: 'delivered event',
       candidate: `rx:${k}`,
       baseline: `raw:${k}`,
+      vs: k > 1 ? 'raw loop' : undefined,
       references: [`share:${k}`],
       // Memory per extra subscriber is checked from K = 100: below, the one copy of the events
       // and a collection's noise (~1 MB) outweigh K subscribers' share of a few bytes per event.

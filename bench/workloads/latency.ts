@@ -12,7 +12,7 @@ import type { Subscription } from 'rxjs';
 import type { RxChangeStream, RxCollection } from '../../lib/index';
 import { buildOnPair, closePair, type BenchContext, type ClientPair } from '../context';
 import { quartiles } from '../stats';
-import type { Variant, Workload, WorkloadResult } from '../harness';
+import { figureTarget, type Variant, type Workload, type WorkloadResult } from '../harness';
 import { whenClosed } from '../streams';
 
 /** A watcher that does not see an insert within this long is broken: the round fails (a hang guard, not a timing check). */
@@ -143,12 +143,7 @@ export default function latency(ctx: BenchContext): Workload<State> {
         unit: 'event',
         candidate: 'rx',
         baseline: 'raw',
-        targets: [
-          {
-            text: '≤ 50 µs added at p50',
-            met: (row) => (typeof row.figures[ADDED] === 'number' ? row.figures[ADDED] <= 50 : undefined),
-          },
-        ],
+        targets: [figureTarget('≤ 50 µs added at p50', ADDED, (us) => us <= 50, ' µs')],
         figures: (r) => latencyFigures(r),
       },
     ],

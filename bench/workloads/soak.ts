@@ -11,7 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { BenchContext } from '../context';
 import { smallDoc } from '../data';
 import type { Probe } from '../memory';
-import type { Workload, WorkloadResult } from '../harness';
+import { figureTarget, type Workload, type WorkloadResult } from '../harness';
 import { closeStreams, openStreams, whenClosed, type StreamState } from '../streams';
 
 const READ_AHEAD = 100;
@@ -107,13 +107,9 @@ export default function soak(ctx: BenchContext): Workload<StreamState> {
         unit: 'event',
         candidate: 'rx',
         baseline: 'raw',
+        vs: 'raw, same read-ahead',
         paced: true,
-        targets: [
-          {
-            text: 'live heap flat: < 40 B/event',
-            met: (row) => (typeof row.figures[TREND] === 'number' ? row.figures[TREND] < 40 : undefined),
-          },
-        ],
+        targets: [figureTarget('live heap flat: < 40 B/event', TREND, (b) => b < 40, ' B')],
         figures: (r) => soakFigures(r),
       },
     ],

@@ -10,7 +10,7 @@ import { MongoClient, type MongoClientOptions } from 'mongodb';
 import { lastValueFrom, Subscription, type Observable } from 'rxjs';
 import { RxMongoClient } from '../../lib/index';
 import type { BenchContext } from '../context';
-import type { Workload, WorkloadResult } from '../harness';
+import { figureTarget, type Workload, type WorkloadResult } from '../harness';
 import { quartiles } from '../stats';
 
 const HEARTBEAT_MS = 250;
@@ -107,12 +107,7 @@ export default function topology(ctx: BenchContext): Workload<State> {
         candidate: 'rx',
         baseline: 'raw',
         paced: true,
-        targets: [
-          {
-            text: '≤ 1 emission per subject per heartbeat',
-            met: (row) => (typeof row.figures[EMISSIONS] === 'number' ? row.figures[EMISSIONS] <= 1 : undefined),
-          },
-        ],
+        targets: [figureTarget('≤ 1 emission per subject per heartbeat', EMISSIONS, (n) => n <= 1)],
         figures: (r) => topologyFigures(r),
       },
     ],
