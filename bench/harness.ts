@@ -279,7 +279,11 @@ class RoundTimer<S> {
     // Untimed: the previous variant's garbage is not collected on this one's clock.
     collect();
     const cpu0 = process.cpuUsage();
-    await this.bench.run();
+    try {
+      await this.bench.run();
+    } catch (err) {
+      throw new Error(`${this.variant.label}: ${message(err)}`, { cause: err });
+    }
     const cpu = process.cpuUsage(cpu0);
     const task = this.bench.tasks[0];
     const r = task.result;

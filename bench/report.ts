@@ -3,7 +3,6 @@
  * a line per row, and the JSON holding every figure down to each round.
  */
 import { cpus, freemem, loadavg, platform, release, totalmem } from 'node:os';
-import { basename } from 'node:path';
 import type { RowResult, VariantResult, WorkloadResult } from './harness';
 import { formatFigure, type Quartiles } from './stats';
 
@@ -27,7 +26,7 @@ export interface RunInfo {
   durationSeconds: number;
   machine: Machine;
   backend: { kind: string; reason: string };
-  charts: string[];
+  charts: Array<{ path: string; title: string }>;
 }
 
 export function describeMachine(): Machine {
@@ -133,7 +132,7 @@ export function formatReadmeSection(results: WorkloadResult[], info: RunInfo): s
     '',
     ...rows,
     '',
-    ...info.charts.map((path) => `![${basename(path, '.svg')}](${path})`),
+    ...info.charts.map((chart) => `![${chart.title}](${chart.path})`),
     '',
     'Reproduce (the JSON holds every figure — latency quantiles, bytes per subscriber, saves, rxjs `share()` — down to each round):',
     '',

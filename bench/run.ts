@@ -102,7 +102,7 @@ async function main(): Promise<number> {
 
   const out = resolve(args.out);
   mkdirSync(dirname(out), { recursive: true });
-  const charts: string[] = [];
+  const charts: RunInfo['charts'] = [];
   const generatedAt = new Date().toISOString();
   for (const [i, workload] of workloads.entries()) {
     const chart = !results[i].error ? workload.chart?.(results[i]) : undefined;
@@ -110,7 +110,7 @@ async function main(): Promise<number> {
     chart.note ??= `${generatedAt.slice(0, 10)} · ${args.quick ? 'quick run' : 'full run'} · ${backend.kind} backend · ${machine.cores} cores · Node ${machine.node}`;
     const path = `${out.replace(/\.json$/, '')}-${chart.id}.svg`;
     writeFileSync(path, renderSvg(chart));
-    charts.push(relative(process.cwd(), path));
+    charts.push({ path: relative(process.cwd(), path), title: chart.title });
   }
 
   const info: RunInfo = {
@@ -127,7 +127,7 @@ async function main(): Promise<number> {
   console.log(`\n${formatTable(results)}\n`);
   console.log(`${RATIO_NOTE}\n${sharedServerNote(backend.kind)}`);
   writeFileSync(out, stringify({ ...toJson(results, info), readmeSection: formatReadmeSection(results, info) }));
-  console.log(`wrote ${relative(process.cwd(), out)}${charts.length ? ` and ${charts.join(', ')}` : ''} (${info.durationSeconds} s in all)`);
+  console.log(`wrote ${relative(process.cwd(), out)}${charts.map((c) => `, ${c.path}`).join('')} (${info.durationSeconds} s in all)`);
   return results.some((r) => r.error) ? 1 : 0;
 }
 
@@ -136,7 +136,7 @@ async function main(): Promise<number> {
 // would not keep the process alive), says so and fails the run.
 main()
   .catch((err: unknown) => {
-    console.error(err instanceof Error ? err.stack : message(err));
+    console.error(`bench: ${message(err)}`);
     return 1;
   })
   .then((code) => {
