@@ -214,11 +214,15 @@ export async function runWorkload<S>(workload: Workload<S>): Promise<WorkloadRes
   }
   result.seconds = (performance.now() - started) / 1000;
   if (result.error) return result;
-
-  for (const variant of workload.variants) {
-    result.variants[variant.key] = summarize(variant, rounds.get(variant.key)!, memory.get(variant.key));
+  try {
+    for (const variant of workload.variants) {
+      result.variants[variant.key] = summarize(variant, rounds.get(variant.key)!, memory.get(variant.key));
+    }
+    for (const row of workload.rows) result.rows.push(reduceRow(row, result));
+  } catch (err) {
+    result.error = `report: ${message(err)}`;
+    result.rows = [];
   }
-  for (const row of workload.rows) result.rows.push(reduceRow(row, result));
   return result;
 }
 
@@ -238,7 +242,7 @@ class RoundTimer<S> {
     private readonly probeEveryRound: boolean,
   ) {
     const iterations = variant.iterations ?? 1;
-    this.bench = new Bench({ name: variant.label, iterations, time: 0, warmup: false, retainSamples: true, throws: true });
+    this.bench = new Bench({ name: variant.label, iterations, time: 0, warmup: false, throws: true });
     const hook = (fn: ((state: S) => Promise<void>) | undefined) =>
       fn &&
       (async () => {
@@ -256,7 +260,7 @@ class RoundTimer<S> {
         const probe = this.probeEveryRound ? new MemoryProbe() : NO_PROBE;
         const it = await variant.run(state, probe);
         if (probe instanceof MemoryProbe) this.probes.push(probe.result());
-        if (!(it.ops > 0)) throw new Error(`${variant.label}: an iteration did ${it.ops} operations`);
+        if (!(it.ops > 0)) throw new Error(`an iteration did ${it.ops} operations`);
         this.counters.ops = (this.counters.ops ?? 0) + it.ops;
         for (const [name, value] of Object.entries(it.counters ?? {})) this.counters[name] = (this.counters[name] ?? 0) + value;
         return it.ms === undefined ? undefined : { overriddenDuration: it.ms };

@@ -10,7 +10,7 @@
 import type { ChangeStreamDocument, Collection, Db, Document, Timestamp } from 'mongodb';
 import { filter, firstValueFrom, Observable, share, type Subscription } from 'rxjs';
 import type { RxChangeStream, RxCollection } from '../lib/index';
-import { buildOnPair, closePair, CommandCounter, type BenchContext, type ClientPair } from './context';
+import { buildOnPair, closePair, ChangeStreamCounter, type BenchContext, type ClientPair } from './context';
 import type { Iteration, Target, Variant, WorkloadResult } from './harness';
 import { NO_PROBE, type Probe } from './memory';
 
@@ -29,7 +29,7 @@ export interface History {
 export interface StreamState {
   history: History;
   rx: RxCollection;
-  rxCommands: CommandCounter;
+  rxCommands: ChangeStreamCounter;
 }
 
 /**
@@ -74,7 +74,7 @@ export async function openStreams(ctx: BenchContext, prefix: string, events: num
   return {
     history,
     rx: history.pair.rx.db(history.dbName).collection('events'),
-    rxCommands: new CommandCounter(history.pair.rx.driver),
+    rxCommands: new ChangeStreamCounter(history.pair.rx.driver),
   };
 }
 
