@@ -5,7 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { join } from 'node:path';
+import { extname, join } from 'node:path';
 
 export interface BenchBackend {
   kind: 'uri' | 'memory-server' | 'wire';
@@ -14,10 +14,11 @@ export interface BenchBackend {
   stop(): Promise<void>;
 }
 
-const CHILD = join(__dirname, 'backend-process.ts');
+// Compiled (`npm run bench`) this file is .js and so is its sibling; under a TypeScript loader, .ts.
+const CHILD = join(__dirname, `backend-process${extname(__filename)}`);
 
 export async function startBenchBackend(): Promise<BenchBackend> {
-  // The parent runs under tsx; its execArgv carry the loader the child needs.
+  // Plain node for compiled JavaScript; under a loader, execArgv carry it to the child.
   const child = spawn(process.execPath, [...process.execArgv, CHILD], {
     stdio: ['pipe', 'pipe', 'pipe'],
     env: process.env,

@@ -63,28 +63,16 @@ export async function closePair(pair: ClientPair): Promise<void> {
 }
 
 /**
- * Counts the commands a client sends (the driver's command monitoring;
- * the client needs `monitorCommands: true`): change-stream `aggregate`s are
- * server cursors opened, `getMore`s are batches fetched.
+ * Counts the change streams a client opens (the driver's command monitoring;
+ * the client needs `monitorCommands: true`): each `aggregate` starting with
+ * `$changeStream` is one server cursor.
  */
-export class CommandCounter {
+export class ChangeStreamCounter {
   changeStreams = 0;
-  getMores = 0;
-  killCursors = 0;
   private readonly listener = (event: CommandStartedEvent): void => {
-    switch (event.commandName) {
-      case 'aggregate': {
-        const pipeline = event.command.pipeline as Array<Record<string, unknown>> | undefined;
-        if (pipeline?.[0] && '$changeStream' in pipeline[0]) this.changeStreams += 1;
-        break;
-      }
-      case 'getMore':
-        this.getMores += 1;
-        break;
-      case 'killCursors':
-        this.killCursors += 1;
-        break;
-    }
+    if (event.commandName !== 'aggregate') return;
+    const pipeline = event.command.pipeline as Array<Record<string, unknown>> | undefined;
+    if (pipeline?.[0] && '$changeStream' in pipeline[0]) this.changeStreams += 1;
   };
 
   constructor(private readonly client: MongoClient) {
@@ -93,12 +81,6 @@ export class CommandCounter {
 
   reset(): void {
     this.changeStreams = 0;
-    this.getMores = 0;
-    this.killCursors = 0;
-  }
-
-  snapshot(): Record<string, number> {
-    return { serverCursors: this.changeStreams, getMores: this.getMores, killCursors: this.killCursors };
   }
 
   detach(): void {

@@ -1,159 +1,184 @@
 /**
- * The benchmark harness: one mechanism for every workload. A workload is
- * data (setup, variants, teardown); the harness warms it up, runs its
- * variants interleaved round by round, times each run and records CPU and
- * (on request) memory, and reduces the rounds to medians and spreads.
+ * The harness: one mechanism for every workload. A workload is data (setup,
+ * variants, rows, teardown). Its variants run interleaved, round after
+ * round, in this process against one server; the order rotates each round
+ * (raw, rx / rx, raw / …) so neither side always runs on a freshly
+ * collected heap or right after the other's garbage. Within a round,
+ * tinybench times a variant's iterations and gives their statistics; the
+ * harness adds CPU time (`process.cpuUsage`, hooks excluded) and reduces the
+ * rounds: a row's ratio is the median of same-round ratios, its spread their
+ * interquartile range. Nothing here asserts a time: targets are reported.
  */
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
+import { Bench } from 'tinybench';
+import type { Chart } from './chart';
+import type { BenchContext } from './context';
+import { collect, MemoryProbe, NO_PROBE, type Probe, type ProbeResult } from './memory';
+import { formatFigure, quartiles, type Quartiles } from './stats';
 
-/** What one timed run did: `ops` operations, plus counters the workload wants reported. */
-export interface RunResult {
+/** What one timed iteration did. */
+export interface Iteration {
+  /** Operations done: calls, documents, delivered events. */
   ops: number;
+  /** The measured duration, when only part of the iteration is what is measured (ms); else tinybench's. */
+  ms?: number;
+  /** Counts to report (server cursors opened, checkpoint saves, …). */
   counters?: Record<string, number>;
 }
 
-/** One side of a comparison: the raw driver, rxmongo, or another configuration. */
+/** One side of a comparison: the raw driver, rxmongo, or another way a user could write it. */
 export interface Variant<S> {
+  key: string;
   label: string;
-  /** Untimed preparation before each run (drop a collection, open a client, …). */
-  before?(state: S): Promise<void>;
-  /** The timed task. */
-  run(state: S): Promise<RunResult>;
-  /** Untimed clean-up after each run. */
-  after?(state: S): Promise<void>;
+  /** Timed iterations per round (default 1). */
+  iterations?: number;
+  /** Untimed, before a round's iterations (open a stream, recreate a collection). */
+  open?(state: S): Promise<void>;
+  /** Untimed, before each iteration. */
+  prepare?(state: S): Promise<void>;
+  /** The timed iteration. */
+  run(state: S, probe: Probe): Promise<Iteration>;
+  /** Untimed, after each iteration: fail it if it did not do what it claims. */
+  check?(state: S): Promise<void>;
+  /** Untimed, after a round's iterations. */
+  close?(state: S): Promise<void>;
+  /** Measure its memory: more untimed iterations with a live probe (or every round, see `Workload.memory`). */
+  memory?: boolean;
 }
 
-/** A side whose API does not exist yet; the report prints `not available: <reason>`. */
-export interface Unavailable {
-  unavailable: string;
-}
-
-/** A benchmark target, reported (never asserted). */
+/** A target from the issue, reported (never asserted). */
 export interface Target {
-  /** Minimum rxmongo/raw throughput ratio, when the target is one. */
-  minRatio?: number;
+  /** As the issue words it. */
   text: string;
+  /** Whether the row meets it; `undefined` when its figures cannot say. */
+  met(row: RowResult): boolean | undefined;
+  /** The measured value it is checked against, when the ratio column does not show it. */
+  shown?(row: RowResult): string;
 }
 
-export interface Workload<S = unknown> {
-  name: string;
-  family: string;
-  /** What one op is (`command`, `document`, `event`, `heartbeat`, …). */
-  unit: string;
-  /** Ops one run is sized for (the scale, reported as is). */
-  scale: number;
-  /** False where both sides are paced by something else (timers, a slow handler): the ratio says nothing then. */
-  throughputComparable?: boolean;
-  /** Sample RSS and live memory during every run (it costs time: full collections). */
-  sampleMemory?: boolean;
-  target?: Target;
-  /** Overrides of the run's budget (long-running or paced workloads). */
-  budget?: Partial<Budget>;
-  setup(): Promise<S>;
-  raw: Variant<S>;
-  rxmongo: Variant<S> | Unavailable;
-  /** More rxmongo configurations, compared with `rxmongo` (e.g. checkpoint intervals). */
-  extra?: Record<string, Variant<S>>;
-  /** Workload-specific figures from the reduced variants. */
-  metrics?(result: WorkloadResult): Record<string, number | string | boolean>;
-  teardown(state: S): Promise<void>;
-}
-
-/**
- * A workload of any state type: the runner only hands the state from
- * `setup` back to the same workload's functions.
- */
-export type AnyWorkload = Workload<any>;
-
-/** How many rounds to run, and for how long. */
-export interface Budget {
-  warmupRounds: number;
-  minRounds: number;
-  maxRounds: number;
-  /** After minRounds, rounds continue (up to maxRounds) until this much wall time has passed. */
-  minMs: number;
-}
-
-/** One timed run. */
-export interface Sample {
-  wallMs: number;
-  cpuUs: number;
-  ops: number;
-  counters: Record<string, number>;
-  /** Peak RSS, and peak live memory (heap + external, after a full GC), above their level at the start (bytes). */
-  rssGrowth?: number;
-  liveGrowth?: number;
-  peakRss?: number;
-  peakLive?: number;
-  /** Trend of live memory over the run, per op (bytes). */
-  liveSlopePerOp?: number;
-}
-
-/** A variant's samples reduced. */
-export interface VariantSummary {
+/** One line of the report: a candidate against a baseline run in the same rounds. */
+export interface Row {
   label: string;
+  /** What one op is: `call`, `document`, `delivered event`, … */
+  unit: string;
+  candidate: string;
+  baseline: string;
+  /** Short name of the baseline for the table, when it is not the raw driver doing the same call. */
+  vs?: string;
+  /** More variants shown against the same baseline (e.g. rxjs `share()`). */
+  references?: string[];
+  targets?: Target[];
+  /** Both sides paced by a handler or a timer: their time ratio says nothing. */
+  paced?: boolean;
+  /** Row-specific figures (bytes per event, saves, server cursors, …). */
+  figures?(result: WorkloadResult): Record<string, number | string>;
+}
+
+export interface Budget {
+  /** Rounds run first and discarded (JIT, pools, server caches). */
+  warmupRounds: number;
+  rounds: number;
+}
+
+export interface Workload<S = any> {
+  /** Short name for `--filter` and file names. */
+  id: string;
+  title: string;
+  /** Position in the report: lower first. */
+  order: number;
+  budget: Budget;
+  /**
+   * `separate` (default): variants with `memory` run 3 more times, untimed,
+   * with a live probe; the median counts. `timed`: the probe is live in every timed round
+   * (paced workloads, whose times are not compared).
+   */
+  memory?: 'separate' | 'timed';
+  setup(): Promise<S>;
+  variants: Array<Variant<S>>;
+  rows: Row[];
+  teardown(state: S): Promise<void>;
+  /** A picture of this workload's results, written next to the JSON. */
+  chart?(result: WorkloadResult): Chart | undefined;
+}
+
+/** What a module in `bench/workloads/` default-exports: its row or rows. */
+export type WorkloadFactory = (ctx: BenchContext) => Workload | Workload[];
+
+/** One round of one variant. */
+interface RoundFigures {
   iterations: number;
-  opsPerSec: number;
-  /** Interquartile range of ops/s over the median, in percent. */
-  spreadPct: number;
-  p10: number;
-  p90: number;
-  cpuUsPerOp: number;
-  /** Median of every counter per run. */
+  ops: number;
+  /** Sum of the timed iterations (tinybench `totalTime`), ms. */
+  wallMs: number;
+  /** Process CPU time during the round, untimed hooks excluded, µs. */
+  cpuUs: number;
+  /** Per-iteration latency quantiles of the round (tinybench), ms. */
+  p50Ms: number;
+  p99Ms: number;
+  /** Relative margin of error of the round's mean iteration time (tinybench), %. */
+  rme: number;
+  /** Mean per iteration. */
   counters: Record<string, number>;
-  memory?: { peakRss: number; peakLive: number; rssGrowth: number; liveGrowth: number; liveSlopePerOp: number };
-  samples: Sample[];
+  memory?: ProbeResult;
+}
+
+export interface VariantResult {
+  key: string;
+  label: string;
+  rounds: RoundFigures[];
+  /** Medians over rounds. */
+  usPerOp: number;
+  cpuUsPerOp: number;
+  p50Us: number;
+  p99Us: number;
+  counters: Record<string, number>;
+  memory?: ProbeResult;
+}
+
+export interface RowResult {
+  label: string;
+  unit: string;
+  vs: string | undefined;
+  paced: boolean;
+  candidate: VariantResult;
+  baseline: VariantResult;
+  /** Same-round baseline time ÷ candidate time: 1 = as fast, 0.5 = twice the time. */
+  ratio: Quartiles;
+  /** The same for CPU time. */
+  cpuRatio: Quartiles;
+  references: Array<{ variant: VariantResult; ratio: Quartiles }>;
+  figures: Record<string, number | string>;
+  targets: Array<{ text: string; value: string | undefined; met: boolean | undefined }>;
+  /** Every target met; `undefined` when the row has none or its figures cannot say. */
+  met: boolean | undefined;
 }
 
 export interface WorkloadResult {
-  name: string;
-  family: string;
-  unit: string;
-  scale: number;
-  throughputComparable: boolean;
-  target?: Target;
-  raw?: VariantSummary;
-  rxmongo?: VariantSummary;
-  /** Why rxmongo did not run. */
-  rxUnavailable?: string;
-  extra: Record<string, VariantSummary>;
-  /** Median over rounds of rxmongo/raw throughput of the same round. */
-  pairedRatio?: number;
-  /** rxmongo ops/s median over raw ops/s median. */
-  ratio?: number;
-  metrics: Record<string, number | string | boolean>;
-  /** Set when the workload itself failed. */
+  id: string;
+  title: string;
+  order: number;
+  budget: Budget;
+  variants: Record<string, VariantResult>;
+  rows: RowResult[];
+  seconds: number;
+  /** Set when the workload itself failed: no figures then. */
   error?: string;
 }
 
-const gc = exposeGc();
+/** Untimed memory runs per variant with `memory` (separate mode): their median damps what one collection leaves or finds. */
+const MEMORY_RUNS = 3;
 
-/**
- * Runs one workload: setup, warm-up rounds, measured rounds, teardown. Never
- * throws: a failure is in the result's `error`.
- * Within a round every variant runs once; the order rotates each round
- * (raw, rx / rx, raw / …) so neither side always runs on a freshly
- * collected heap or right after the other's garbage.
- */
-export async function runWorkload<S>(workload: Workload<S>, defaults: Budget): Promise<WorkloadResult> {
-  const budget = { ...defaults, ...workload.budget };
+/** Runs one workload: setup, rounds, memory runs, teardown. Never throws: a failure is in `error`. */
+export async function runWorkload<S>(workload: Workload<S>): Promise<WorkloadResult> {
+  const started = performance.now();
   const result: WorkloadResult = {
-    name: workload.name,
-    family: workload.family,
-    unit: workload.unit,
-    scale: workload.scale,
-    throughputComparable: workload.throughputComparable ?? true,
-    target: workload.target,
-    extra: {},
-    metrics: {},
+    id: workload.id,
+    title: workload.title,
+    order: workload.order,
+    budget: workload.budget,
+    variants: {},
+    rows: [],
+    seconds: 0,
   };
-  const variants: Array<[string, Variant<S>]> = [['raw', workload.raw]];
-  if ('unavailable' in workload.rxmongo) result.rxUnavailable = workload.rxmongo.unavailable;
-  else variants.push(['rxmongo', workload.rxmongo]);
-  for (const [key, variant] of Object.entries(workload.extra ?? {})) variants.push([key, variant]);
-
-  const samples = new Map<string, Sample[]>(variants.map(([key]) => [key, []]));
   let state: S;
   try {
     // A setup that fails releases what it opened itself; there is no state to tear down.
@@ -162,15 +187,22 @@ export async function runWorkload<S>(workload: Workload<S>, defaults: Budget): P
     result.error = `setup: ${message(err)}`;
     return result;
   }
+  const rounds = new Map<string, RoundFigures[]>(workload.variants.map((v) => [v.key, []]));
+  const memory = new Map<string, ProbeResult>();
   try {
-    for (let round = 0; round < budget.warmupRounds; round++) {
-      for (const [, variant] of rotate(variants, round)) await runOnce(variant, state, workload.sampleMemory);
+    const timers = new Map(workload.variants.map((v) => [v.key, new RoundTimer(v, state, workload.memory === 'timed' && v.memory === true)]));
+    const { warmupRounds, rounds: measured } = workload.budget;
+    for (let round = 0; round < warmupRounds + measured; round++) {
+      for (const variant of rotate(workload.variants, round)) {
+        const figures = await timers.get(variant.key)!.round();
+        if (round >= warmupRounds) rounds.get(variant.key)!.push(figures);
+      }
     }
-    const started = performance.now();
-    for (let round = 0; round < budget.maxRounds; round++) {
-      if (round >= budget.minRounds && performance.now() - started >= budget.minMs) break;
-      for (const [key, variant] of rotate(variants, round)) {
-        samples.get(key)!.push(await runOnce(variant, state, workload.sampleMemory));
+    if (workload.memory !== 'timed') {
+      for (const variant of workload.variants.filter((v) => v.memory)) {
+        const runs: ProbeResult[] = [];
+        for (let i = 0; i < MEMORY_RUNS; i++) runs.push(await probeOnce(variant, state));
+        memory.set(variant.key, medianProbe(runs));
       }
     }
   } catch (err) {
@@ -180,173 +212,198 @@ export async function runWorkload<S>(workload: Workload<S>, defaults: Budget): P
       result.error ??= `teardown: ${message(err)}`;
     });
   }
+  result.seconds = (performance.now() - started) / 1000;
   if (result.error) return result;
-
-  for (const [key, variant] of variants) {
-    const summary = summarize(variant.label, samples.get(key)!);
-    if (key === 'raw') result.raw = summary;
-    else if (key === 'rxmongo') result.rxmongo = summary;
-    else result.extra[key] = summary;
+  try {
+    for (const variant of workload.variants) {
+      result.variants[variant.key] = summarize(variant, rounds.get(variant.key)!, memory.get(variant.key));
+    }
+    for (const row of workload.rows) result.rows.push(reduceRow(row, result));
+  } catch (err) {
+    result.error = `report: ${message(err)}`;
+    result.rows = [];
   }
-  if (result.raw && result.rxmongo) {
-    result.ratio = result.rxmongo.opsPerSec / result.raw.opsPerSec;
-    result.pairedRatio = pairedThroughputRatio(result.rxmongo, result.raw);
-  }
-  result.metrics = workload.metrics?.(result) ?? {};
   return result;
 }
 
-async function runOnce<S>(variant: Variant<S>, state: S, sampleMemory = false): Promise<Sample> {
-  await variant.before?.(state);
-  gc?.();
-  const sampler = sampleMemory ? new MemorySampler() : undefined;
-  const cpu0 = process.cpuUsage();
-  const t0 = performance.now();
-  let outcome: RunResult;
-  try {
-    outcome = await variant.run(state);
-  } catch (err) {
-    sampler?.stop();
-    // Still release what `before` opened; the run's own error is the one to report.
-    await variant.after?.(state).catch(() => {});
-    throw err;
-  }
-  sampler?.stop();
-  const wallMs = performance.now() - t0;
-  const cpu = process.cpuUsage(cpu0);
-  await variant.after?.(state);
-  const sample: Sample = {
-    wallMs,
-    cpuUs: cpu.user + cpu.system,
-    ops: outcome.ops,
-    counters: outcome.counters ?? {},
-  };
-  if (sampler) Object.assign(sample, sampler.result(outcome.ops));
-  return sample;
-}
-
 /**
- * Samples memory while a run is in flight: RSS every 10 ms, and every 100 ms
- * the live memory — heap used plus external memory (the driver keeps
- * undecoded batches in Buffers) right after a full collection, so garbage
- * waiting to be collected does not pass for retained events. A timer, not a
- * hook in the workload, so both sides are measured alike; only workloads
- * that ask for it get it (the collections cost time).
+ * A variant's tinybench task, run once per round: `iterations` timed calls
+ * of `run`, the variant's hooks around them (untimed, their CPU excluded).
  */
-class MemorySampler {
-  private readonly t0 = performance.now();
-  private readonly startLive: number;
-  private readonly startRss: number;
-  private readonly live: Array<{ t: number; bytes: number }> = [];
-  private peakRss: number;
-  private readonly rssTimer = setInterval(() => this.takeRss(), 10);
-  private readonly liveTimer = setInterval(() => this.takeLive(), 100);
+class RoundTimer<S> {
+  private readonly bench: Bench;
+  private hookCpuUs = 0;
+  private counters: Record<string, number> = {};
+  private probes: ProbeResult[] = [];
 
-  constructor() {
-    this.takeLive();
-    this.startLive = this.live[0].bytes;
-    this.startRss = process.memoryUsage.rss();
-    this.peakRss = this.startRss;
+  constructor(
+    private readonly variant: Variant<S>,
+    state: S,
+    private readonly probeEveryRound: boolean,
+  ) {
+    const iterations = variant.iterations ?? 1;
+    this.bench = new Bench({ name: variant.label, iterations, time: 0, warmup: false, throws: true });
+    const hook = (fn: ((state: S) => Promise<void>) | undefined) =>
+      fn &&
+      (async () => {
+        const cpu0 = process.cpuUsage();
+        try {
+          await fn(state);
+        } finally {
+          const cpu = process.cpuUsage(cpu0);
+          this.hookCpuUs += cpu.user + cpu.system;
+        }
+      });
+    this.bench.add(
+      variant.label,
+      async () => {
+        const probe = this.probeEveryRound ? new MemoryProbe() : NO_PROBE;
+        const it = await variant.run(state, probe);
+        if (probe instanceof MemoryProbe) this.probes.push(probe.result());
+        if (!(it.ops > 0)) throw new Error(`an iteration did ${it.ops} operations`);
+        this.counters.ops = (this.counters.ops ?? 0) + it.ops;
+        for (const [name, value] of Object.entries(it.counters ?? {})) this.counters[name] = (this.counters[name] ?? 0) + value;
+        return it.ms === undefined ? undefined : { overriddenDuration: it.ms };
+      },
+      {
+        async: true,
+        beforeAll: hook(variant.open),
+        beforeEach: hook(variant.prepare),
+        afterEach: hook(variant.check),
+        afterAll: hook(variant.close),
+      },
+    );
   }
 
-  private takeRss(): void {
-    this.peakRss = Math.max(this.peakRss, process.memoryUsage.rss());
-  }
-
-  private takeLive(): void {
-    gc?.();
-    const m = process.memoryUsage();
-    this.live.push({ t: performance.now() - this.t0, bytes: m.heapUsed + m.external });
-    this.peakRss = Math.max(this.peakRss, m.rss);
-  }
-
-  stop(): void {
-    clearInterval(this.rssTimer);
-    clearInterval(this.liveTimer);
-    this.takeLive();
-  }
-
-  result(ops: number): Pick<Sample, 'rssGrowth' | 'liveGrowth' | 'peakRss' | 'peakLive' | 'liveSlopePerOp'> {
-    const peakLive = Math.max(...this.live.map((p) => p.bytes));
-    // Least-squares slope of live memory over the run, scaled to the whole
-    // run and divided by its ops: ~0 when memory is flat, the bytes kept per
-    // op when something accumulates.
-    const n = this.live.length;
-    const mt = this.live.reduce((sum, p) => sum + p.t, 0) / n;
-    const mb = this.live.reduce((sum, p) => sum + p.bytes, 0) / n;
-    let num = 0;
-    let den = 0;
-    for (const p of this.live) {
-      num += (p.t - mt) * (p.bytes - mb);
-      den += (p.t - mt) ** 2;
+  async round(): Promise<RoundFigures> {
+    this.bench.reset();
+    this.hookCpuUs = 0;
+    this.counters = {};
+    this.probes = [];
+    // Untimed: the previous variant's garbage is not collected on this one's clock.
+    collect();
+    const cpu0 = process.cpuUsage();
+    try {
+      await this.bench.run();
+    } catch (err) {
+      throw new Error(`${this.variant.label}: ${message(err)}`, { cause: err });
     }
-    const duration = this.live[n - 1].t;
-    const slope = den === 0 ? 0 : num / den;
+    const cpu = process.cpuUsage(cpu0);
+    const task = this.bench.tasks[0];
+    const r = task.result;
+    if (r.state !== 'completed') throw new Error(`${this.variant.label}: ${r.state === 'errored' ? message(r.error) : r.state}`);
+    const { ops, ...counts } = this.counters;
+    const iterations = task.runs;
     return {
-      peakRss: this.peakRss,
-      peakLive,
-      rssGrowth: this.peakRss - this.startRss,
-      liveGrowth: peakLive - this.startLive,
-      liveSlopePerOp: ops > 0 ? (slope * duration) / ops : 0,
+      iterations,
+      ops,
+      wallMs: r.totalTime,
+      cpuUs: Math.max(0, cpu.user + cpu.system - this.hookCpuUs),
+      p50Ms: r.latency.p50,
+      p99Ms: r.latency.p99,
+      rme: r.latency.rme,
+      counters: Object.fromEntries(Object.entries(counts).map(([k, v]) => [k, v / iterations])),
+      memory: worst(this.probes),
     };
   }
 }
 
-function summarize(label: string, samples: Sample[]): VariantSummary {
-  const rates = samples.map((s) => (s.ops / s.wallMs) * 1000);
-  const sorted = [...rates].sort((a, b) => a - b);
-  const med = median(rates);
-  const counterNames = new Set(samples.flatMap((s) => Object.keys(s.counters)));
-  const counters: Record<string, number> = {};
-  for (const name of counterNames) counters[name] = median(samples.map((s) => s.counters[name] ?? 0));
-  const summary: VariantSummary = {
-    label,
-    iterations: samples.length,
-    opsPerSec: med,
-    spreadPct: med > 0 ? ((quantile(sorted, 0.75) - quantile(sorted, 0.25)) / med) * 100 : 0,
-    p10: quantile(sorted, 0.1),
-    p90: quantile(sorted, 0.9),
-    cpuUsPerOp: median(samples.map((s) => (s.ops > 0 ? s.cpuUs / s.ops : 0))),
-    counters,
-    samples,
+/** One untimed iteration with a live probe, hooks around it. */
+async function probeOnce<S>(variant: Variant<S>, state: S): Promise<ProbeResult> {
+  await variant.open?.(state);
+  try {
+    await variant.prepare?.(state);
+    const probe = new MemoryProbe();
+    await variant.run(state, probe);
+    await variant.check?.(state);
+    return probe.result();
+  } finally {
+    await variant.close?.(state);
+  }
+}
+
+function summarize<S>(variant: Variant<S>, rounds: RoundFigures[], memory: ProbeResult | undefined): VariantResult {
+  const med = (f: (r: RoundFigures) => number): number => quartiles(rounds.map(f)).median;
+  const names = new Set(rounds.flatMap((r) => Object.keys(r.counters)));
+  return {
+    key: variant.key,
+    label: variant.label,
+    rounds,
+    usPerOp: med((r) => (r.wallMs * 1000) / r.ops),
+    cpuUsPerOp: med((r) => r.cpuUs / r.ops),
+    p50Us: med((r) => r.p50Ms * 1000),
+    p99Us: med((r) => r.p99Ms * 1000),
+    counters: Object.fromEntries([...names].map((n) => [n, med((r) => r.counters[n] ?? 0)])),
+    memory: memory ?? worst(rounds.flatMap((r) => (r.memory ? [r.memory] : []))),
   };
-  if (samples.length > 0 && samples[0].peakRss !== undefined) {
-    summary.memory = {
-      peakRss: Math.max(...samples.map((s) => s.peakRss!)),
-      peakLive: Math.max(...samples.map((s) => s.peakLive!)),
-      rssGrowth: median(samples.map((s) => s.rssGrowth!)),
-      liveGrowth: median(samples.map((s) => s.liveGrowth!)),
-      liveSlopePerOp: median(samples.map((s) => s.liveSlopePerOp!)),
-    };
-  }
-  return summary;
 }
 
-/** Median over rounds of `f(candidate sample, baseline sample)` of the same round. */
-export function pairedMedian(candidate: VariantSummary, baseline: VariantSummary, f: (c: Sample, b: Sample) => number): number {
-  const n = Math.min(candidate.samples.length, baseline.samples.length);
-  return median(Array.from({ length: n }, (_, i) => f(candidate.samples[i], baseline.samples[i])));
+function reduceRow(row: Row, result: WorkloadResult): RowResult {
+  const variant = (key: string): VariantResult => {
+    const v = result.variants[key];
+    if (!v) throw new Error(`row '${row.label}' names an unknown variant '${key}'`);
+    return v;
+  };
+  const baseline = variant(row.baseline);
+  const candidate = variant(row.candidate);
+  const reduced: RowResult = {
+    label: row.label,
+    unit: row.unit,
+    vs: row.vs,
+    paced: row.paced ?? false,
+    candidate,
+    baseline,
+    ratio: pairedRatio(baseline, candidate, (r) => r.wallMs / r.ops),
+    cpuRatio: pairedRatio(baseline, candidate, (r) => r.cpuUs / r.ops),
+    references: (row.references ?? []).map((key) => ({ variant: variant(key), ratio: pairedRatio(baseline, variant(key), (r) => r.wallMs / r.ops) })),
+    figures: row.figures?.(result) ?? {},
+    targets: [],
+    met: undefined,
+  };
+  reduced.targets = (row.targets ?? []).map((t) => ({ text: t.text, value: t.shown?.(reduced), met: t.met(reduced) }));
+  const verdicts = reduced.targets.map((t) => t.met);
+  if (verdicts.length > 0 && verdicts.every((v) => v !== undefined)) reduced.met = verdicts.every(Boolean);
+  else if (verdicts.includes(false)) reduced.met = false;
+  return reduced;
 }
 
-/** Median of same-round throughput ratios, `candidate` over `baseline`. */
-export function pairedThroughputRatio(candidate: VariantSummary, baseline: VariantSummary): number {
-  return pairedMedian(candidate, baseline, (c, b) => c.ops / c.wallMs / (b.ops / b.wallMs));
+/** Quartiles over rounds of `cost(baseline) / cost(candidate)` in the same round. */
+function pairedRatio(baseline: VariantResult, candidate: VariantResult, cost: (r: RoundFigures) => number): Quartiles {
+  const n = Math.min(baseline.rounds.length, candidate.rounds.length);
+  return quartiles(Array.from({ length: n }, (_, i) => cost(baseline.rounds[i]) / cost(candidate.rounds[i])));
 }
 
-export function median(values: number[]): number {
-  if (values.length === 0) return NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+/** A target on the row's median time ratio. */
+export function minRatio(min: number, text: string): Target {
+  return { text, met: (row) => (Number.isFinite(row.ratio.median) ? row.ratio.median >= min : undefined) };
 }
 
-/** Linear-interpolated quantile of sorted values. */
-function quantile(sorted: number[], q: number): number {
-  if (sorted.length === 0) return NaN;
-  const pos = (sorted.length - 1) * q;
-  const lo = Math.floor(pos);
-  const hi = Math.ceil(pos);
-  return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
+function medianProbe(runs: ProbeResult[]): ProbeResult {
+  return {
+    peakBytes: quartiles(runs.map((r) => r.peakBytes)).median,
+    trendPerUnit: quartiles(runs.map((r) => r.trendPerUnit)).median,
+    samples: runs.reduce((sum, r) => sum + r.samples, 0),
+  };
+}
+
+/** A target on one of the row's figures (see `Row.figures`), shown with its value. */
+export function figureTarget(text: string, figure: string, ok: (value: number) => boolean, suffix = ''): Target {
+  const value = (row: RowResult): number | undefined => (typeof row.figures[figure] === 'number' ? (row.figures[figure] as number) : undefined);
+  return {
+    text,
+    met: (row) => {
+      const v = value(row);
+      return v === undefined ? undefined : ok(v);
+    },
+    shown: (row) => {
+      const v = value(row);
+      return v === undefined ? '?' : `${formatFigure(v)}${suffix}`;
+    },
+  };
+}
+
+function worst(results: ProbeResult[]): ProbeResult | undefined {
+  return results.reduce<ProbeResult | undefined>((a, b) => (a === undefined || b.peakBytes > a.peakBytes ? b : a), undefined);
 }
 
 function rotate<T>(items: T[], by: number): T[] {
@@ -354,22 +411,6 @@ function rotate<T>(items: T[], by: number): T[] {
   return [...items.slice(k), ...items.slice(0, k)];
 }
 
-/**
- * A full collection between runs, untimed, so one side's garbage is not
- * collected on the other's clock. `--expose-gc` cannot be passed through
- * `tsx` portably, so the flag is set at runtime.
- */
-function exposeGc(): (() => void) | undefined {
-  const existing = (globalThis as { gc?: () => void }).gc;
-  if (existing) return existing;
-  try {
-    setFlagsFromString('--expose-gc');
-    return runInNewContext('gc') as () => void;
-  } catch {
-    return undefined;
-  }
-}
-
-function message(err: unknown): string {
+export function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }

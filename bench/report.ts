@@ -1,16 +1,10 @@
 /**
- * The bench's output: a table on stdout and `bench-results.json`.
+ * What a run prints and writes: one table (console and README markdown) with
+ * a line per row, and the JSON holding every figure down to each round.
  */
 import { cpus, freemem, loadavg, platform, release, totalmem } from 'node:os';
-import type { WorkloadResult } from './harness';
-
-/** A target or observation that spans workloads (fan-out cost per extra subscriber, …). */
-export interface Finding {
-  subject: string;
-  value: string;
-  target: string;
-  met: boolean | null;
-}
+import type { RowResult, VariantResult, WorkloadResult } from './harness';
+import { formatFigure, type Quartiles } from './stats';
 
 export interface Machine {
   cpu: string;
@@ -20,6 +14,19 @@ export interface Machine {
   loadAverage: number[];
   os: string;
   node: string;
+}
+
+export interface RunInfo {
+  generatedAt: string;
+  mode: 'quick' | 'full';
+  command: string;
+  filter: string | null;
+  /** `null` outside a git checkout. */
+  revision: { commit: string; libChanged: boolean } | null;
+  durationSeconds: number;
+  machine: Machine;
+  backend: { kind: string; reason: string };
+  charts: Array<{ path: string; title: string }>;
 }
 
 export function describeMachine(): Machine {
@@ -35,170 +42,192 @@ export function describeMachine(): Machine {
   };
 }
 
+export const RATIO_NOTE =
+  'ratio = baseline time ÷ rxmongo time, the median of same-round ratios (1.00 = as fast, 0.50 = twice the time); ' +
+  'spread = its interquartile range over the rounds; times are per unit, wall · CPU (this process only: the server runs in its own).';
+
 /** What the figures share, said next to them. */
 export function sharedServerNote(kind: string): string {
-  const base =
-    'Both sides use the same server in the same run, with the same connection options and documents; ' +
-    "the server's own cost is in both sides' figures alike.";
+  const base = 'Both sides use the same server in the same rounds, with the same connection options and documents.';
   if (kind !== 'wire') return base;
   return (
-    `${base} Here the server is the rxmongo wire test server (a TypeScript test double in its own process on the same cores), ` +
-    "slower per round trip than mongod: that dilutes the wrapper's per-operation cost in the ratios, and absolute ops/s say nothing about MongoDB. " +
+    `${base} The server is rxmongo's wire test server (a TypeScript test double in its own process on the same cores), ` +
+    "slower per round trip than mongod: that dilutes a per-call overhead in the ratios, and absolute times say nothing about MongoDB. " +
     'Set MONGODB_URI to measure against a real replica set.'
   );
 }
 
-export function formatTable(results: WorkloadResult[]): string {
-  const header = ['workload', 'raw ops/s', 'rxmongo ops/s', 'ratio', 'target', 'rounds', 'spread raw/rx', 'CPU µs/op raw/rx', 'notes'];
-  const rows: string[][] = [header];
-  for (const r of results) {
-    const notes: string[] = [];
-    if (r.error) notes.push(`FAILED: ${r.error}`);
-    if (r.rxUnavailable) notes.push(`not available: ${r.rxUnavailable}`);
-    if (!r.throughputComparable) notes.push('paced: throughput not compared');
-    for (const [k, v] of Object.entries(r.metrics)) notes.push(`${k} ${formatMetric(v)}`);
-    const comparable = r.throughputComparable && r.ratio !== undefined;
-    rows.push([
-      r.name,
-      r.raw ? fmtRate(r.raw.opsPerSec) : '—',
-      r.rxmongo ? fmtRate(r.rxmongo.opsPerSec) : 'n/a',
-      comparable ? `${r.ratio!.toFixed(3)}${mark(r)}` : '—',
-      r.target?.text ?? '',
-      String(r.raw?.iterations ?? 0),
-      `${pct(r.raw?.spreadPct)}/${pct(r.rxmongo?.spreadPct)}`,
-      `${num(r.raw?.cpuUsPerOp)}/${num(r.rxmongo?.cpuUsPerOp)}`,
-      notes.join('; '),
-    ]);
-  }
-  const widths = header.map((_, c) => Math.max(...rows.map((row) => (c === header.length - 1 ? 0 : row[c].length))));
-  return rows
-    .map((row, i) => {
-      const line = row.map((cell, c) => (c === row.length - 1 ? cell : c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  ');
-      return i === 0 ? `${line}\n${'-'.repeat(Math.min(line.length, 160))}` : line;
-    })
-    .join('\n');
+interface Cells {
+  row: string;
+  rxmongo: string;
+  baseline: string;
+  ratio: string;
+  spread: string;
+  target: string;
+  verdict: string;
+  notes: string;
 }
 
-/** The README's "Performance" section, from this run's figures. */
-export function formatReadmeSection(run: {
-  results: WorkloadResult[];
-  findings: Finding[];
-  machine: Machine;
-  backend: { kind: string; reason: string };
-  mode: 'quick' | 'full';
-  date: string;
-}): string {
-  const { results, findings, machine, backend } = run;
-  const rows = ['| workload | raw ops/s | rxmongo ops/s | ratio | target | notes |', '|---|---:|---:|---:|---|---|'];
-  for (const r of results) {
-    const notes: string[] = [];
-    if (r.error) notes.push(`failed: ${r.error}`);
-    if (r.rxUnavailable) notes.push(`not available: ${r.rxUnavailable}`);
-    if (!r.throughputComparable) notes.push('paced, throughput not compared');
-    for (const [k, v] of Object.entries(r.metrics)) notes.push(`${k} ${formatMetric(v)}`);
-    const comparable = r.throughputComparable && r.ratio !== undefined;
-    rows.push(
-      `| ${r.name} | ${r.raw ? fmtRate(r.raw.opsPerSec) : '—'} | ${r.rxmongo ? fmtRate(r.rxmongo.opsPerSec) : 'n/a'} | ${
-        comparable ? r.ratio!.toFixed(2) : '—'
-      } | ${r.target?.text ?? ''} | ${notes.join('; ')} |`,
-    );
+function cells(r: RowResult): Cells {
+  const notes: string[] = [];
+  if (r.baseline.label !== 'raw driver') notes.push(`baseline: ${r.baseline.label}`);
+  for (const ref of r.references) notes.push(`${ref.variant.label}: ${fmtRatio(ref.ratio.median)}`);
+  for (const [name, value] of Object.entries(r.figures)) notes.push(`${name} ${formatFigure(value)}`);
+  return {
+    row: `${r.label}${r.vs ? ` vs ${r.vs}` : ''} (per ${r.unit})`,
+    rxmongo: cost(r.candidate),
+    baseline: cost(r.baseline),
+    ratio: r.paced ? 'paced' : fmtRatio(r.ratio.median),
+    spread: r.paced ? '—' : spread(r.ratio),
+    target: r.targets.map((t) => `${t.text}${t.value === undefined ? '' : `: ${t.value}`}${mark(t.met, ' ')}`).join('; ') || '—',
+    verdict: mark(r.met, ''),
+    notes: notes.join('; '),
+  };
+}
+
+const HEADER: Cells = {
+  row: 'row',
+  rxmongo: 'rxmongo (wall · CPU)',
+  baseline: 'baseline (wall · CPU)',
+  ratio: 'ratio',
+  spread: 'spread (IQR)',
+  target: 'target',
+  verdict: '✓/✗',
+  notes: 'figures',
+};
+
+export function formatTable(results: WorkloadResult[]): string {
+  const lines: Cells[] = [HEADER];
+  for (const w of results) {
+    if (w.error) lines.push({ ...blank(), row: w.title, notes: `FAILED: ${w.error}` });
+    for (const r of w.rows) lines.push(cells(r));
   }
-  const targetLines = findings.map((f) => `- ${f.met === null ? '' : f.met ? '✓ ' : '✗ '}${f.subject}: ${f.value} (target: ${f.target})`);
+  const keys = Object.keys(HEADER) as Array<keyof Cells>;
+  const widths = keys.map((k) => (k === 'notes' ? 0 : Math.max(...lines.map((l) => [...l[k]].length))));
+  const text = lines.map((l) => keys.map((k, i) => (i === 0 ? pad(l[k], widths[i]) : k === 'notes' ? l[k] : padStart(l[k], widths[i]))).join('  '));
+  return [text[0], '-'.repeat(Math.min(text[0].length + 20, 180)), ...text.slice(1)].join('\n');
+}
+
+/** The README's performance section, from this run. */
+export function formatReadmeSection(results: WorkloadResult[], info: RunInfo): string {
+  const { machine, backend } = info;
+  const rows = ['| row | rxmongo (wall · CPU) | baseline (wall · CPU) | ratio | spread | target: measured | ✓/✗ |', '|---|--:|--:|--:|--:|---|:-:|'];
+  for (const w of results) {
+    if (w.error) rows.push(`| ${w.title}: failed (${w.error}) | | | | | | |`);
+    for (const r of w.rows) {
+      const c = cells(r);
+      rows.push(`| ${c.row} | ${c.rxmongo} | ${c.baseline} | ${c.ratio} | ${c.spread} | ${c.target} | ${c.verdict} |`);
+    }
+  }
   return [
     '## Performance',
     '',
-    `Measured ${run.date.slice(0, 10)} with \`npm run bench${run.mode === 'quick' ? ' -- --quick' : ''}\` on ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGB} GB, ${machine.os}, Node ${machine.node} (load average ${machine.loadAverage.join(' ')}: a shared machine), against the **${backend.kind}** backend (${backend.reason}).`,
+    `Measured ${info.generatedAt.slice(0, 10)}${info.revision ? ` at ${info.revision.commit.slice(0, 7)}${info.revision.libChanged ? ' (lib/ modified)' : ''}` : ''} with \`${info.command}\` (compiled JavaScript, Node ${machine.node}) on ${machine.cpu}, ` +
+      `${machine.cores} cores shared with other work (load ${machine.loadAverage.join(' ')}), against the **${backend.kind}** backend. ` +
+      sharedServerNote(backend.kind),
     '',
-    sharedServerNote(backend.kind),
-    '',
-    'Each workload runs the raw `mongodb` driver and rxmongo interleaved, round after round, after a warm-up; figures are medians over the rounds; ratio = rxmongo ÷ raw (above 1: rxmongo faster). CPU is the client process only: the server runs in its own process.',
+    `Each row runs rxmongo and its baseline interleaved, round after round, in one process; ${RATIO_NOTE} ` +
+      "The baseline is the raw driver doing the same thing, except: *raw loop* = one raw ChangeStream with a loop over the K callbacks (what a user writes by hand; rxjs `share()` over it is in the JSON and the chart), *same read-ahead* = a raw ChangeStream with `batchSize` = consume's `highWaterMark`, *no checkpoint* = the same `consume()`/`watch()` without one. " +
+      "Targets are the project's; the bench reports them and never fails on a miss.",
     '',
     ...rows,
     '',
-    ...targetLines,
+    ...info.charts.map((chart) => `![${chart.title}](${chart.path})`),
     '',
-    'Reproduce (`bench-results.json` holds every figure, spreads and per-variant counters):',
+    'Reproduce (the JSON holds every figure — latency quantiles, bytes per subscriber, saves, rxjs `share()` — down to each round):',
     '',
     '```sh',
-    'npm run bench                      # full run, several minutes',
-    'npm run bench -- --quick           # short run (under a minute), as CI does',
-    'npm run bench -- --filter fan-out  # only workloads whose family/name contains the text',
+    'npm run bench                               # full run, a few minutes; bench-results.json + bench-results-fan-out.svg',
+    'npm run bench -- --quick                    # smoke run (under a minute), as CI does',
+    'npm run bench -- --filter fan-out           # only rows whose name contains the text',
     "MONGODB_URI='mongodb://localhost:27017/?replicaSet=rs0' npm run bench   # a real replica set",
     '```',
   ].join('\n');
 }
 
-export function formatFindings(findings: Finding[]): string {
-  return findings
-    .map((f) => `  ${f.met === null ? '·' : f.met ? '✓' : '✗'} ${f.subject}: ${f.value}  (target: ${f.target})`)
-    .join('\n');
-}
-
-/** The JSON rows: per workload, the figures the issue asks for plus the raw samples' reductions. */
-export function toJson(results: WorkloadResult[], backendKind: string): object[] {
-  return results.map((r) => ({
-    workload: r.name,
-    family: r.family,
-    unit: r.unit,
-    scale: r.scale,
-    backend: backendKind,
-    rawOpsPerSec: r.raw ? round(r.raw.opsPerSec, 1) : null,
-    rxmongoOpsPerSec: r.rxmongo ? round(r.rxmongo.opsPerSec, 1) : null,
-    ratio: r.ratio !== undefined && r.throughputComparable ? round(r.ratio, 4) : null,
-    pairedRatio: r.pairedRatio !== undefined && r.throughputComparable ? round(r.pairedRatio, 4) : null,
-    iterations: r.raw?.iterations ?? 0,
-    spread: { rawPct: r.raw ? round(r.raw.spreadPct, 2) : null, rxmongoPct: r.rxmongo ? round(r.rxmongo.spreadPct, 2) : null },
-    cpuUsPerOp: { raw: r.raw ? round(r.raw.cpuUsPerOp, 2) : null, rxmongo: r.rxmongo ? round(r.rxmongo.cpuUsPerOp, 2) : null },
-    target: r.target?.text ?? null,
-    targetMet: r.target?.minRatio !== undefined && r.ratio !== undefined ? r.ratio >= r.target.minRatio : null,
-    available: r.rxUnavailable === undefined,
-    notAvailableReason: r.rxUnavailable ?? null,
-    error: r.error ?? null,
-    metrics: r.metrics,
-    variants: Object.fromEntries(
-      [['raw', r.raw] as const, ['rxmongo', r.rxmongo] as const, ...Object.entries(r.extra)]
-        .filter(([, v]) => v !== undefined)
-        .map(([k, v]) => [
-          k,
-          {
-            label: v!.label,
-            iterations: v!.iterations,
-            opsPerSec: round(v!.opsPerSec, 1),
-            p10: round(v!.p10, 1),
-            p90: round(v!.p90, 1),
-            spreadPct: round(v!.spreadPct, 2),
-            cpuUsPerOp: round(v!.cpuUsPerOp, 2),
-            counters: v!.counters,
-            memory: v!.memory,
-          },
-        ]),
+/** The JSON: per row the figures the issue asks for, per workload every variant and round. */
+export function toJson(results: WorkloadResult[], info: RunInfo): object {
+  const variant = (v: VariantResult) => ({
+    label: v.label,
+    usPerOp: v.usPerOp,
+    cpuUsPerOp: v.cpuUsPerOp,
+    p50Us: v.p50Us,
+    p99Us: v.p99Us,
+    counters: v.counters,
+    memory: v.memory ?? null,
+  });
+  return {
+    ...info,
+    note: sharedServerNote(info.backend.kind),
+    ratioDefinition: RATIO_NOTE,
+    rows: results.flatMap((w) =>
+      w.rows.map((r) => ({
+        workload: w.id,
+        row: r.label,
+        unit: r.unit,
+        paced: r.paced,
+        rxmongo: variant(r.candidate),
+        baseline: variant(r.baseline),
+        ratio: r.paced ? null : r.ratio,
+        cpuRatio: r.cpuRatio,
+        references: r.references.map((ref) => ({ label: ref.variant.label, ratio: ref.ratio, usPerOp: ref.variant.usPerOp, cpuUsPerOp: ref.variant.cpuUsPerOp })),
+        targets: r.targets,
+        met: r.met ?? null,
+        figures: r.figures,
+      })),
     ),
-  }));
+    workloads: results.map((w) => ({
+      id: w.id,
+      title: w.title,
+      budget: w.budget,
+      seconds: w.seconds,
+      error: w.error ?? null,
+      variants: Object.fromEntries(Object.entries(w.variants).map(([key, v]) => [key, { ...variant(v), rounds: v.rounds }])),
+    })),
+  };
 }
 
-function mark(r: WorkloadResult): string {
-  if (r.target?.minRatio === undefined || r.ratio === undefined) return '';
-  return r.ratio >= r.target.minRatio ? ' ✓' : ' ✗';
+/** JSON numbers to 5 significant digits: the noise is far larger. */
+export function stringify(value: object): string {
+  return `${JSON.stringify(value, (_key, v: unknown) => (typeof v === 'number' && Number.isFinite(v) && !Number.isInteger(v) ? Number(v.toPrecision(5)) : v), 2)}\n`;
 }
 
-export function formatMetric(v: number | string | boolean): string {
-  if (typeof v === 'number') return Number.isInteger(v) ? String(v) : v.toFixed(Math.abs(v) >= 100 ? 0 : 2);
-  return String(v);
+function blank(): Cells {
+  return { row: '', rxmongo: '', baseline: '', ratio: '', spread: '', target: '', verdict: '', notes: '' };
 }
 
-function fmtRate(v: number): string {
-  return v >= 1000 ? Math.round(v).toLocaleString('en-US') : v.toFixed(1);
+function cost(v: VariantResult): string {
+  return `${fmtUs(v.usPerOp)} · ${fmtUs(v.cpuUsPerOp)}`;
 }
 
-function pct(v: number | undefined): string {
-  return v === undefined ? '—' : `${v.toFixed(1)}%`;
+function spread(q: Quartiles): string {
+  return Number.isFinite(q.q1) ? `${q.q1.toFixed(2)}–${q.q3.toFixed(2)}` : '—';
 }
 
-function num(v: number | undefined): string {
-  return v === undefined ? '—' : v >= 100 ? v.toFixed(0) : v.toFixed(1);
+function mark(met: boolean | undefined, sep: string): string {
+  return met === undefined ? '' : `${sep}${met ? '✓' : '✗'}`;
 }
 
-export function round(v: number, digits: number): number {
+function fmtRatio(v: number): string {
+  return Number.isFinite(v) ? v.toFixed(2) : '—';
+}
+
+function fmtUs(us: number): string {
+  if (!Number.isFinite(us)) return '—';
+  if (us >= 10_000) return `${(us / 1000).toFixed(0)} ms`;
+  if (us >= 1000) return `${(us / 1000).toFixed(2)} ms`;
+  return `${us >= 100 ? us.toFixed(0) : us >= 1 ? us.toFixed(1) : us.toFixed(3)} µs`;
+}
+
+function pad(s: string, w: number): string {
+  return s + ' '.repeat(Math.max(0, w - [...s].length));
+}
+
+function padStart(s: string, w: number): string {
+  return ' '.repeat(Math.max(0, w - [...s].length)) + s;
+}
+
+function round(v: number, digits: number): number {
   const f = 10 ** digits;
   return Math.round(v * f) / f;
 }

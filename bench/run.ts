@@ -1,42 +1,26 @@
 /**
- * `npm run bench [-- --quick] [-- --filter <substring>] [-- --out <file>]`
+ * `npm run bench [-- --quick] [--filter <text>] [--out <file>]`
  *
- * rxmongo against the raw `mongodb` driver on the same server in the same
- * run: every workload runs both sides interleaved after a warm-up, and the
- * figures are medians over the rounds. Prints a table and writes
- * `bench-results.json`. Targets are reported, never asserted; the exit code
- * is non-zero only when a workload itself fails.
+ * Compiles lib/ and bench/ to JavaScript, then runs this file with plain
+ * `node --expose-gc`: rxmongo against the raw `mongodb` driver (or the
+ * baseline a user would pick) on one server, interleaved in rounds. Prints
+ * a table, writes the JSON (`bench-results.json` unless `--out`) and, next
+ * to it, a chart per workload that draws one (`<out>-fan-out.svg`).
+ * Targets are reported, never asserted: the exit code is non-zero only when
+ * a workload itself fails.
+ *
+ * Workloads are found, not listed: every module in `workloads/` default-
+ * exports `(ctx) => Workload | Workload[]` (see bench/README.md).
  */
-import { writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { dirname, extname, join, relative, resolve } from 'node:path';
 import { startBenchBackend } from './backend';
+import { renderSvg } from './chart';
 import { createContext, type BenchContext } from './context';
-import { runWorkload, type AnyWorkload, type Budget, type WorkloadResult } from './harness';
-import { describeMachine, formatFindings, formatReadmeSection, formatTable, sharedServerNote, toJson, type Finding } from './report';
-import { changeStreamWorkloads, changeStreamFindings } from './workloads/change-stream';
-import { memoryWorkloads, memoryFindings } from './workloads/memory';
-import { multiDocWorkloads } from './workloads/multi-doc';
-import { singleDocWorkloads } from './workloads/single-doc';
-import { topologyWorkloads, topologyFindings } from './workloads/topology';
-
-/** A workload family: its workloads, and the findings that span them. */
-interface Family {
-  workloads(ctx: BenchContext): AnyWorkload[];
-  findings?(results: WorkloadResult[]): Finding[];
-}
-
-const FAMILIES: Family[] = [
-  { workloads: singleDocWorkloads },
-  { workloads: multiDocWorkloads },
-  { workloads: changeStreamWorkloads, findings: changeStreamFindings },
-  { workloads: topologyWorkloads, findings: topologyFindings },
-  { workloads: memoryWorkloads, findings: memoryFindings },
-];
-
-const BUDGETS: Record<'quick' | 'full', Budget> = {
-  quick: { warmupRounds: 2, minRounds: 3, maxRounds: 3, minMs: 0 },
-  full: { warmupRounds: 2, minRounds: 10, maxRounds: 40, minMs: 15_000 },
-};
+import { message, runWorkload, type Workload, type WorkloadFactory, type WorkloadResult } from './harness';
+import { collect } from './memory';
+import { describeMachine, formatReadmeSection, formatTable, RATIO_NOTE, sharedServerNote, stringify, toJson, type RunInfo } from './report';
 
 interface Args {
   quick: boolean;
@@ -51,11 +35,11 @@ function parseArgs(argv: string[]): Args {
     if (arg === '--quick') args.quick = true;
     else if (arg === '--filter' || arg === '--out') {
       const value = argv[++i];
-      if (value === undefined) throw new Error(`${arg} needs a value`);
+      if (value === undefined || value.startsWith('--')) throw new Error(`${arg} needs a value`);
       if (arg === '--filter') args.filter = value.toLowerCase();
       else args.out = value;
     } else if (arg === '--help' || arg === '-h') {
-      console.log('usage: npm run bench -- [--quick] [--filter <substring>] [--out <file>]');
+      console.log('usage: npm run bench -- [--quick] [--filter <text>] [--out <file.json>]');
       process.exit(0);
     } else {
       throw new Error(`unknown argument '${arg}' (try --help)`);
@@ -64,74 +48,87 @@ function parseArgs(argv: string[]): Args {
   return args;
 }
 
+function loadWorkloads(ctx: BenchContext): Workload[] {
+  const dir = join(__dirname, 'workloads');
+  const ext = extname(__filename);
+  const workloads: Workload[] = [];
+  for (const file of readdirSync(dir).filter((f) => f.endsWith(ext) && !f.endsWith(`.d${ext}`))) {
+    const factory = (require(join(dir, file)) as { default?: unknown }).default;
+    if (typeof factory !== 'function') throw new Error(`workloads/${file} must default-export (ctx) => Workload | Workload[]`);
+    const made = (factory as WorkloadFactory)(ctx);
+    workloads.push(...(Array.isArray(made) ? made : [made]));
+  }
+  return workloads.sort((a, b) => a.order - b.order);
+}
+
+/** The commit measured, and whether lib/ differs from it: before/after figures must say what they ran. */
+function revision(): RunInfo['revision'] {
+  try {
+    const git = (...args: string[]): string => execFileSync('git', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    return { commit: git('rev-parse', 'HEAD'), libChanged: git('status', '--porcelain', '--', 'lib').length > 0 };
+  } catch {
+    return null; // not a git checkout
+  }
+}
+
+function matches(workload: Workload, filter: string | undefined): boolean {
+  if (!filter) return true;
+  return [workload.id, workload.title, ...workload.rows.map((r) => r.label)].some((text) => text.toLowerCase().includes(filter));
+}
+
 async function main(): Promise<number> {
   const args = parseArgs(process.argv.slice(2));
+  collect(); // fails at once without --expose-gc
   const started = performance.now();
   const machine = describeMachine();
   console.log(`rxmongo bench${args.quick ? ' (quick)' : ''}: ${machine.cpu}, ${machine.cores} cores, node ${machine.node}, load ${machine.loadAverage.join(' ')}`);
 
   const backend = await startBenchBackend();
-  console.log(`backend: ${backend.kind} (${backend.reason})`);
-  console.log(`note: ${sharedServerNote(backend.kind)}\n`);
+  console.log(`backend: ${backend.kind} (${backend.reason})\n`);
 
   const ctx = createContext(backend, args.quick);
-  const budget = BUDGETS[args.quick ? 'quick' : 'full'];
   const results: WorkloadResult[] = [];
-  const findings: Finding[] = [];
+  const workloads = loadWorkloads(ctx).filter((w) => matches(w, args.filter));
   try {
-    for (const family of FAMILIES) {
-      const selected = family.workloads(ctx).filter((w) => matches(w, args.filter));
-      const familyResults: WorkloadResult[] = [];
-      for (const workload of selected) {
-        process.stdout.write(`running ${workload.family} / ${workload.name} …`);
-        const t0 = performance.now();
-        const result = await runWorkload(workload, budget);
-        console.log(` ${result.error ? `FAILED: ${result.error}` : 'done'} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
-        familyResults.push(result);
-      }
-      results.push(...familyResults);
-      if (familyResults.length > 0) findings.push(...(family.findings?.(familyResults) ?? []));
+    for (const workload of workloads) {
+      process.stdout.write(`${workload.title} …`);
+      const result = await runWorkload(workload);
+      console.log(` ${result.error ? `FAILED: ${result.error}` : 'done'} (${result.seconds.toFixed(1)} s)`);
+      results.push(result);
     }
   } finally {
     await backend.stop();
   }
 
-  const seconds = (performance.now() - started) / 1000;
-  console.log(`\n${formatTable(results)}\n`);
-  if (findings.length > 0) console.log(`targets and findings:\n${formatFindings(findings)}\n`);
-  console.log(`backend: ${backend.kind}. ${sharedServerNote(backend.kind)}`);
-  console.log(`ratio = rxmongo median ops/s ÷ raw median ops/s; spread = interquartile range ÷ median; CPU is this process only (the server runs in its own).`);
-
   const out = resolve(args.out);
+  mkdirSync(dirname(out), { recursive: true });
+  const charts: RunInfo['charts'] = [];
   const generatedAt = new Date().toISOString();
-  const mode = args.quick ? 'quick' : 'full';
-  writeFileSync(
-    out,
-    `${JSON.stringify(
-      {
-        generatedAt,
-        mode,
-        filter: args.filter ?? null,
-        durationSeconds: Math.round(seconds * 10) / 10,
-        machine,
-        backend: { kind: backend.kind, reason: backend.reason },
-        note: sharedServerNote(backend.kind),
-        budget,
-        results: toJson(results, backend.kind),
-        findings,
-        readmeSection: formatReadmeSection({ results, findings, machine, backend, mode, date: generatedAt }),
-      },
-      null,
-      2,
-    )}\n`,
-  );
-  console.log(`wrote ${out} (${seconds.toFixed(1)} s in all)`);
-  return results.some((r) => r.error) ? 1 : 0;
-}
+  for (const [i, workload] of workloads.entries()) {
+    const chart = !results[i].error ? workload.chart?.(results[i]) : undefined;
+    if (!chart) continue;
+    chart.note ??= `${generatedAt.slice(0, 10)} · ${args.quick ? 'quick run' : 'full run'} · ${backend.kind} backend · ${machine.cores} cores · Node ${machine.node}`;
+    const path = `${out.replace(/\.json$/, '')}-${chart.id}.svg`;
+    writeFileSync(path, renderSvg(chart));
+    charts.push({ path: relative(process.cwd(), path), title: chart.title });
+  }
 
-function matches(workload: AnyWorkload, filter: string | undefined): boolean {
-  if (!filter) return true;
-  return `${workload.family} / ${workload.name}`.toLowerCase().includes(filter);
+  const info: RunInfo = {
+    generatedAt,
+    mode: args.quick ? 'quick' : 'full',
+    command: ['npm run bench', ...(args.quick ? ['-- --quick'] : [])].join(' '),
+    filter: args.filter ?? null,
+    revision: revision(),
+    durationSeconds: Math.round((performance.now() - started) / 100) / 10,
+    machine,
+    backend: { kind: backend.kind, reason: backend.reason },
+    charts,
+  };
+  console.log(`\n${formatTable(results)}\n`);
+  console.log(`${RATIO_NOTE}\n${sharedServerNote(backend.kind)}`);
+  writeFileSync(out, stringify({ ...toJson(results, info), readmeSection: formatReadmeSection(results, info) }));
+  console.log(`wrote ${relative(process.cwd(), out)}${charts.map((c) => `, ${c.path}`).join('')} (${info.durationSeconds} s in all)`);
+  return results.some((r) => r.error) ? 1 : 0;
 }
 
 // No process.exit on success: the run ends by itself once every client is
@@ -139,7 +136,7 @@ function matches(workload: AnyWorkload, filter: string | undefined): boolean {
 // would not keep the process alive), says so and fails the run.
 main()
   .catch((err: unknown) => {
-    console.error(err);
+    console.error(`bench: ${message(err)}`);
     return 1;
   })
   .then((code) => {

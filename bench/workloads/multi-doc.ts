@@ -1,15 +1,14 @@
 /**
- * Multi-document workloads, after the driver benchmark's "multi-doc" tasks:
- * find and drain the whole corpus, and one ordered insertMany.
+ * Bulk cost, after the driver benchmark's "multi-doc" tasks: find and
+ * collect the whole corpus (both sides into an array), and one ordered
+ * insertMany. One iteration is one call over the whole corpus.
  */
 import type { Collection, Db, Document } from 'mongodb';
-import { count, lastValueFrom } from 'rxjs';
-import type { RxCollection } from '../../lib';
+import { lastValueFrom, toArray } from 'rxjs';
+import type { RxCollection } from '../../lib/index';
 import { buildOnPair, closePair, type BenchContext, type ClientPair } from '../context';
 import { smallDoc, tweet } from '../data';
-import type { Workload } from '../harness';
-
-const CURSOR_TARGET = { minRatio: 0.95, text: 'rxmongo ≥ 0.95 × raw' };
+import type { Budget, Variant, Workload } from '../harness';
 
 interface State {
   pair: ClientPair;
@@ -18,7 +17,6 @@ interface State {
   docs: Document[];
 }
 
-/** Opens both clients on a fresh database; `fill` (untimed) writes what the workload reads. */
 function open(ctx: BenchContext, prefix: string, fill?: (state: State) => Promise<void>): Promise<State> {
   return buildOnPair(ctx, {}, async (pair) => {
     const dbName = ctx.dbName(prefix);
@@ -37,73 +35,60 @@ async function close(state: State): Promise<void> {
   }
 }
 
-export function multiDocWorkloads(ctx: BenchContext): Workload<State>[] {
-  // The spec's 10k; --quick halves it to stay short.
-  const size = ctx.quick ? 5_000 : 10_000;
-  const family = 'multi-doc';
+export default function multiDoc(ctx: BenchContext): Workload<State>[] {
+  const size = ctx.quick ? 2_000 : 10_000;
+  const budget: Budget = ctx.quick ? { warmupRounds: 1, rounds: 2 } : { warmupRounds: 1, rounds: 8 };
+  const label = `${size / 1000}k`;
 
-  const find: Workload<State> = {
-    name: `find, drain ${size / 1000}k docs`,
-    family,
-    unit: 'document',
-    scale: size,
-    target: CURSOR_TARGET,
-    setup: () =>
-      open(ctx, 'find_many', async (state) => {
-        // The driver generates the _ids, as the spec's setup says.
-        await state.raw.coll.insertMany(Array.from({ length: size }, (_, i) => tweet(i)));
-      }),
-    raw: {
-      // The driver's own fastest drain: whole batches, no per-document await.
-      label: 'raw driver (toArray)',
-      async run({ raw }) {
-        const docs = await raw.coll.find({}).toArray();
-        return { ops: docs.length };
-      },
-    },
-    rxmongo: {
-      label: 'rxmongo',
-      async run({ rx }) {
-        return { ops: await lastValueFrom(rx.find({}).pipe(count())) };
-      },
-    },
-    teardown: close,
+  const expectSize = (n: number): number => {
+    if (n !== size) throw new Error(`expected ${size} documents, got ${n}`);
+    return n;
   };
 
-  const insertMany: Workload<State> = {
-    name: `insertMany ${size / 1000}k small docs`,
-    family,
-    unit: 'document',
-    scale: size,
-    target: CURSOR_TARGET,
-    setup: () => open(ctx, 'insert_many'),
-    raw: {
-      label: 'raw driver',
-      before: prepareInsert(size),
-      async run({ raw, docs }) {
-        const result = await raw.coll.insertMany(docs, { ordered: true });
-        return { ops: result.insertedCount };
-      },
+  /** Untimed, per iteration: an empty collection and fresh documents (the driver adds `_id`s to them). */
+  const recreate: Partial<Variant<State>> = {
+    async prepare(state) {
+      await state.raw.coll.drop().catch(() => false);
+      await state.raw.db.createCollection('corpus');
+      state.docs = Array.from({ length: size }, (_, i) => smallDoc(i));
     },
-    rxmongo: {
-      label: 'rxmongo',
-      before: prepareInsert(size),
-      async run({ rx, docs }) {
-        const result = await lastValueFrom(rx.insertMany(docs, { ordered: true }));
-        return { ops: result.insertedCount };
-      },
+    async check(state) {
+      expectSize(await state.raw.coll.countDocuments());
     },
-    teardown: close,
   };
 
-  return [find, insertMany];
-}
-
-/** The spec's "before task", untimed: an empty `corpus` and fresh documents (the driver adds `_id`s to them). */
-function prepareInsert(size: number): (state: State) => Promise<void> {
-  return async (state) => {
-    await state.raw.coll.drop().catch(() => false);
-    await state.raw.db.createCollection('corpus');
-    state.docs = Array.from({ length: size }, (_, i) => smallDoc(i));
-  };
+  return [
+    {
+      id: `find ${label}`,
+      title: `find, ${size} documents into an array`,
+      order: 20,
+      budget,
+      // The driver generates the _ids, as the driver benchmark's setup says.
+      setup: () => open(ctx, 'find_many', async (s) => void (await s.raw.coll.insertMany(Array.from({ length: size }, (_, i) => tweet(i))))),
+      variants: [
+        { key: 'raw', label: 'raw driver, toArray()', run: async (s) => ({ ops: expectSize((await s.raw.coll.find({}).toArray()).length) }) },
+        { key: 'rx', label: 'rxmongo, toArray()', run: async (s) => ({ ops: expectSize((await lastValueFrom(s.rx.find({}).pipe(toArray()))).length) }) },
+      ],
+      rows: [{ label: `find ${label}`, unit: 'document', candidate: 'rx', baseline: 'raw' }],
+      teardown: close,
+    },
+    {
+      id: `insertMany ${label}`,
+      title: `insertMany, ${size} small documents, ordered`,
+      order: 21,
+      budget,
+      setup: () => open(ctx, 'insert_many'),
+      variants: [
+        { key: 'raw', label: 'raw driver', ...recreate, run: async (s) => ({ ops: (await s.raw.coll.insertMany(s.docs, { ordered: true })).insertedCount }) },
+        {
+          key: 'rx',
+          label: 'rxmongo',
+          ...recreate,
+          run: async (s) => ({ ops: (await lastValueFrom(s.rx.insertMany(s.docs, { ordered: true }))).insertedCount }),
+        },
+      ],
+      rows: [{ label: `insertMany ${label}`, unit: 'document', candidate: 'rx', baseline: 'raw' }],
+      teardown: close,
+    },
+  ];
 }

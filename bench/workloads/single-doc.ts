@@ -1,20 +1,16 @@
 /**
- * Single-document workloads, after the driver benchmark's "single-doc"
- * tasks: run command, find one by `_id`, small-document insertOne. Each run
- * sends `scale` operations one after the other.
- *
- * The rxmongo side is written the way an Rx user sequences calls
- * (`concatMap` over the ids, one subscription per run), so it includes what
- * RxJS itself costs per call, not only rxmongo's bridge.
+ * Per-call cost, after the driver benchmark's "single-doc" tasks: run
+ * command (ping), find one by `_id`, insert one small document. One
+ * iteration is one call, awaited as an async user awaits it
+ * (`firstValueFrom` on rxmongo's side), so tinybench's per-iteration
+ * quantiles are per-call latencies.
  */
 import type { Collection, Db, Document } from 'mongodb';
-import { concatMap, count, filter, from, lastValueFrom, range } from 'rxjs';
-import type { RxCollection, RxDatabase } from '../../lib';
+import { firstValueFrom } from 'rxjs';
+import type { RxCollection, RxDatabase } from '../../lib/index';
 import { buildOnPair, closePair, type BenchContext, type ClientPair } from '../context';
 import { smallDoc, tweet } from '../data';
-import type { Workload } from '../harness';
-
-const SINGLE_DOC_TARGET = { minRatio: 0.95, text: 'rxmongo ≥ 0.95 × raw' };
+import { minRatio, type Budget, type Variant, type Workload } from '../harness';
 
 interface Keyed extends Document {
   _id: number;
@@ -22,13 +18,14 @@ interface Keyed extends Document {
 
 interface State {
   pair: ClientPair;
-  raw: { db: Db; coll: Collection };
-  rx: { db: RxDatabase; coll: RxCollection };
-  /** `corpus` typed with numeric `_id`s, for findOne by `_id`. */
-  keyed: { raw: Collection<Keyed>; rx: RxCollection<Keyed> };
-  /** Fresh documents for the next insert run (the driver adds `_id` to what it inserts). */
+  raw: { db: Db; coll: Collection<Keyed> };
+  rx: { db: RxDatabase; coll: RxCollection<Keyed> };
+  /** Fresh documents for the next round of inserts (the driver adds `_id` to what it inserts). */
   docs: Document[];
+  next: number;
 }
+
+const TARGET = minRatio(0.97, '≥ 0.97');
 
 /** Opens both clients on a fresh database; `fill` (untimed) writes what the workload reads. */
 function open(ctx: BenchContext, prefix: string, fill?: (state: State) => Promise<void>): Promise<State> {
@@ -38,10 +35,10 @@ function open(ctx: BenchContext, prefix: string, fill?: (state: State) => Promis
     const rxDb = pair.rx.db(dbName);
     const state: State = {
       pair,
-      raw: { db: rawDb, coll: rawDb.collection('corpus') },
-      rx: { db: rxDb, coll: rxDb.collection('corpus') },
-      keyed: { raw: rawDb.collection<Keyed>('corpus'), rx: rxDb.collection<Keyed>('corpus') },
+      raw: { db: rawDb, coll: rawDb.collection<Keyed>('corpus') },
+      rx: { db: rxDb, coll: rxDb.collection<Keyed>('corpus') },
       docs: [],
+      next: 0,
     };
     await fill?.(state);
     return state;
@@ -56,126 +53,83 @@ async function close(state: State): Promise<void> {
   }
 }
 
-/**
- * The spec's "before task" for inserts, untimed: drop and re-create
- * `corpus`, and make the documents to insert.
- */
-function recreate(ops: number): (state: State) => Promise<void> {
-  return async (state) => {
-    await state.raw.coll.drop().catch(() => false);
-    await state.raw.db.createCollection('corpus');
-    state.docs = Array.from({ length: ops }, (_, i) => smallDoc(i));
-  };
-}
+export default function singleDoc(ctx: BenchContext): Workload<State>[] {
+  const calls = ctx.quick ? 50 : 1_000;
+  const corpus = ctx.quick ? 1_000 : 10_000;
+  const budget: Budget = ctx.quick ? { warmupRounds: 1, rounds: 2 } : { warmupRounds: 1, rounds: 16 };
 
-export function singleDocWorkloads(ctx: BenchContext): Workload<State>[] {
-  const ops = ctx.quick ? 500 : 2_000;
-  const corpus = ctx.quick ? 2_000 : 10_000;
-  const family = 'single-doc';
-
-  const ping: Workload<State> = {
-    name: 'run command (ping)',
-    family,
-    unit: 'command',
-    scale: ops,
-    target: SINGLE_DOC_TARGET,
-    setup: () => open(ctx, 'ping'),
-    raw: {
-      label: 'raw driver',
-      async run({ raw }) {
-        for (let i = 0; i < ops; i++) await raw.db.command({ ping: 1 });
-        return { ops };
-      },
-    },
-    rxmongo: {
-      label: 'rxmongo',
-      async run({ rx }) {
-        const done = await lastValueFrom(range(0, ops).pipe(concatMap(() => rx.db.command({ ping: 1 })), count()));
-        return { ops: done };
-      },
-    },
+  /** A workload comparing one call on each side. */
+  const perCall = (
+    id: string,
+    order: number,
+    unit: string,
+    prep: Partial<Variant<State>>,
+    raw: (state: State) => Promise<unknown>,
+    rx: (state: State) => Promise<unknown>,
+    fill?: (state: State) => Promise<void>,
+  ): Workload<State> => ({
+    id,
+    title: id,
+    order,
+    budget,
+    setup: () => open(ctx, id.replace(/\W/g, '_'), fill),
+    variants: [
+      { key: 'raw', label: 'raw driver', iterations: calls, ...prep, run: async (s) => ((await raw(s)), { ops: 1 }) },
+      { key: 'rx', label: 'rxmongo', iterations: calls, ...prep, run: async (s) => ((await rx(s)), { ops: 1 }) },
+    ],
+    rows: [{ label: id, unit, candidate: 'rx', baseline: 'raw', targets: [TARGET] }],
     teardown: close,
+  });
+
+  const findFill = async (state: State): Promise<void> => {
+    const docs: Keyed[] = [];
+    for (let id = 1; id <= corpus; id++) docs.push({ _id: id, ...tweet(id) });
+    await state.raw.coll.insertMany(docs);
+  };
+  /** A miss means the iteration measured something else. */
+  const found = (doc: unknown): void => {
+    if (doc === null) throw new Error('findOne found no document');
   };
 
-  const findOne: Workload<State> = {
-    name: 'findOne by _id',
-    family,
-    unit: 'document',
-    scale: ops,
-    target: SINGLE_DOC_TARGET,
-    setup: () =>
-      open(ctx, 'find_one', async (state) => {
-        const docs: Keyed[] = [];
-        for (let id = 1; id <= corpus; id++) docs.push({ _id: id, ...tweet(id) });
-        await state.keyed.raw.insertMany(docs);
-      }),
-    raw: {
-      label: 'raw driver',
-      async run({ keyed }) {
-        let found = 0;
-        for (let i = 0; i < ops; i++) {
-          if (await keyed.raw.findOne({ _id: (i % corpus) + 1 })) found++;
-        }
-        return { ops: allFound(found, ops) };
-      },
+  /** Untimed, per round: an empty collection and the round's documents. */
+  const recreate: Partial<Variant<State>> = {
+    async open(state) {
+      await state.raw.coll.drop().catch(() => false);
+      await state.raw.db.createCollection('corpus');
+      state.docs = Array.from({ length: calls }, (_, i) => smallDoc(i));
+      state.next = 0;
     },
-    rxmongo: {
-      label: 'rxmongo',
-      async run({ keyed }) {
-        const found = await lastValueFrom(
-          range(0, ops).pipe(
-            concatMap((i) => keyed.rx.findOne({ _id: (i % corpus) + 1 })),
-            filter((doc) => doc !== null),
-            count(),
-          ),
-        );
-        return { ops: allFound(found, ops) };
-      },
+    async close(state) {
+      const count = await state.raw.coll.countDocuments();
+      if (count !== calls) throw new Error(`expected ${calls} documents after the round, found ${count}`);
     },
-    teardown: close,
   };
 
-  const insertOne: Workload<State> = {
-    name: 'insertOne (small doc)',
-    family,
-    unit: 'document',
-    scale: ops,
-    target: SINGLE_DOC_TARGET,
-    setup: () => open(ctx, 'insert_one'),
-    raw: {
-      label: 'raw driver',
-      before: recreate(ops),
-      async run({ raw, docs }) {
-        for (const doc of docs) await raw.coll.insertOne(doc);
-        return { ops };
-      },
-      after: expectCount(ops),
-    },
-    rxmongo: {
-      label: 'rxmongo',
-      before: recreate(ops),
-      async run({ rx, docs }) {
-        const done = await lastValueFrom(from(docs).pipe(concatMap((doc) => rx.coll.insertOne(doc)), count()));
-        return { ops: done };
-      },
-      after: expectCount(ops),
-    },
-    teardown: close,
-  };
-
-  return [ping, findOne, insertOne];
-}
-
-/** A miss means the run measured something else: fail it rather than report a rate. */
-function allFound(found: number, expected: number): number {
-  if (found !== expected) throw new Error(`findOne found ${found} of ${expected} documents`);
-  return found;
-}
-
-/** Checks, untimed, that a run really wrote what it claims. */
-function expectCount(expected: number): (state: State) => Promise<void> {
-  return async ({ raw }) => {
-    const actual = await raw.coll.countDocuments();
-    if (actual !== expected) throw new Error(`expected ${expected} documents after the run, found ${actual}`);
-  };
+  return [
+    perCall(
+      'ping',
+      10,
+      'call',
+      {},
+      (s) => s.raw.db.command({ ping: 1 }),
+      (s) => firstValueFrom(s.rx.db.command({ ping: 1 })),
+    ),
+    perCall(
+      'findOne by _id',
+      11,
+      'call',
+      {},
+      async (s) => found(await s.raw.coll.findOne({ _id: (s.next++ % corpus) + 1 })),
+      async (s) => found(await firstValueFrom(s.rx.coll.findOne({ _id: (s.next++ % corpus) + 1 }))),
+      findFill,
+    ),
+    perCall(
+      'insertOne',
+      12,
+      'call',
+      recreate,
+      (s) => s.raw.coll.insertOne(s.docs[s.next++] as Keyed),
+      (s) => firstValueFrom(s.rx.coll.insertOne(s.docs[s.next++] as Keyed)),
+    ),
+  ];
 }
