@@ -1,4 +1,6 @@
 export { RxMongoClient, type RxMongoClientOptions, type RxDatabaseOptions, type SessionCommentOptions, type DatabaseInfo } from './client/client';
+export { Awaitable } from './driver/awaitable';
+export { redactConnectionString } from './client/redact';
 export { RxDatabase, DATABASE_MEMBERS } from './client/database';
 export { RxCollection, COLLECTION_MEMBERS } from './client/collection';
 export { RxClientSession } from './client/session';
@@ -42,4 +44,5 @@ export {
   SubscriberOverflowError,
   CheckpointInUseError,
   CheckpointCorruptError,
+  DocumentTooLargeError,
 } from './errors';
