@@ -4,7 +4,10 @@
  * driver member and how it is exposed; {@link installMembers} builds the
  * methods at runtime from that table and {@link RxMembers} derives their
  * types from the same table, so the two cannot drift apart. The table type
- * {@link MemberTable} checks every entry against the driver's own signature.
+ * {@link MemberTable} checks every entry against the driver's own signature,
+ * down to the option names each options argument accepts. Each entry also
+ * says which kind each argument is (see `arguments.ts`), so the checks are
+ * declared once per kind of argument, not once per method.
  */
 import type { AbstractCursor, BSONSerializeOptions, Collection, Document } from 'mongodb';
 import { map, type Observable } from 'rxjs';
