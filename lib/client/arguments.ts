@@ -140,7 +140,7 @@ export const CALLBACK: PlainArg = {
 export const WRITE_OPERATIONS: PlainArg = {
   name: 'operations',
   check: (value, at) =>
-    eachModel(value, at, (model, subject) => {
+    eachModel(value, at, 'operations', (model, subject) => {
       const [kind, ...more] = Object.keys(model);
       const body: unknown = model[kind];
       if (kind === undefined || more.length > 0 || !MODEL_KINDS.has(kind) || !isDocument(body)) {
@@ -149,7 +149,7 @@ export const WRITE_OPERATIONS: PlainArg = {
       checkModel(kind, body, at, `${subject}.${kind}`);
     }),
   size: (value, at, limit, bson) =>
-    eachModel(value, at, (model, subject) => {
+    eachModel(value, at, 'operations', (model, subject) => {
       const kind = Object.keys(model)[0];
       sizeModel(kind, model[kind], at, `${subject}.${kind}`, limit, bson);
     }),
@@ -159,14 +159,14 @@ export const WRITE_OPERATIONS: PlainArg = {
 export const CLIENT_WRITE_MODELS: PlainArg = {
   name: 'models',
   check: (value, at) =>
-    eachModel(value, at, (model, subject) => {
+    eachModel(value, at, 'models', (model, subject) => {
       if (typeof model.name !== 'string' || !MODEL_KINDS.has(model.name)) {
         throw new TypeError(`${at}: ${subject}.name must be one of ${[...MODEL_KINDS].join(', ')}, got ${describe(model.name)}`);
       }
       checkModel(model.name, model, at, subject);
     }),
   size: (value, at, limit, bson) =>
-    eachModel(value, at, (model, subject) => sizeModel(model.name, model, at, subject, limit, bson)),
+    eachModel(value, at, 'models', (model, subject) => sizeModel(model.name, model, at, subject, limit, bson)),
 };
 
 /**
@@ -245,9 +245,8 @@ function editDistance(a: string, b: string): number {
 
 const MODEL_KINDS: ReadonlySet<string> = new Set(['insertOne', 'replaceOne', 'updateOne', 'updateMany', 'deleteOne', 'deleteMany']);
 
-/** Visits each model of a bulk write as `name[i]` (`operations[2]`). */
-function eachModel(value: unknown, at: string, visit: (model: Document, subject: string) => void): void {
-  const name = at.slice(at.indexOf('(') + 1, -1);
+/** Visits each model of a bulk write, named `name[i]` in messages (`operations[2]`). */
+function eachModel(value: unknown, at: string, name: string, visit: (model: Document, subject: string) => void): void {
   if (!Array.isArray(value)) throw new TypeError(`${at}: ${name} must be an array of write models, got ${describe(value)}`);
   value.forEach((model, i) => {
     requireDocument(model, at, `${name}[${i}]`);
