@@ -9,7 +9,7 @@
  */
 import { parseArgs } from 'node:util';
 import { lastValueFrom } from 'rxjs';
-import { RxMongoClient } from '../lib';
+import { redactConnectionString, RxMongoClient } from '../lib';
 import { startBackend } from '../spec/support/ladder';
 import { startDashboard } from './dashboard/server';
 import { loadGenerator } from './load-generator';
@@ -35,7 +35,7 @@ async function main(): Promise<void> {
 
   const backend = await startBackend({ members: 3 });
   console.log(`server: ${backend.kind} (${backend.reason})`);
-  console.log(`mongodb: ${backend.uri}`);
+  console.log(`mongodb: ${redactConnectionString(backend.uri)}`);
   // Heartbeats every second make round-trip times and failovers show up quickly.
   const client = new RxMongoClient(backend.uri, { appName: 'rxmongo-demo', heartbeatFrequencyMS: 1000 });
   let dashboard: Awaited<ReturnType<typeof startDashboard>> | undefined;

@@ -123,3 +123,25 @@ export class CheckpointCorruptError extends RxMongoError {
     super(`checkpoint at ${location} is unreadable: ${reason}`);
   }
 }
+
+/**
+ * A document bigger than the server accepts (its `maxBsonObjectSize`, 16 MiB
+ * on every MongoDB server), detected before anything is sent. Errors the
+ * operation's Observable; nothing of the operation is written.
+ *
+ * Motor/PyMongo equivalent: `pymongo.errors.DocumentTooLarge`.
+ */
+export class DocumentTooLargeError extends RxMongoError {
+  override name = 'DocumentTooLargeError';
+
+  constructor(
+    /** Which argument, e.g. `insertMany(documents): documents[3]`. */
+    readonly argument: string,
+    /** Its size in bytes as BSON (with the `_id` the driver adds to an insert). */
+    readonly size: number,
+    /** The server's limit in bytes. */
+    readonly limit: number,
+  ) {
+    super(`${argument} is ${size} bytes as BSON, over the server's limit of ${limit} bytes (maxBsonObjectSize)`);
+  }
+}

@@ -4,6 +4,8 @@
  * state, the change-stream machinery) is internal and may change.
  */
 export { RxMongoClient, type RxMongoClientOptions, type RxDatabaseOptions, type SessionCommentOptions, type DatabaseInfo } from './client/client';
+export { Awaitable } from './driver/awaitable';
+export { redactConnectionString } from './client/redact';
 export { RxDatabase } from './client/database';
 export { RxCollection } from './client/collection';
 export { RxClientSession } from './client/session';
@@ -37,4 +39,5 @@ export {
   SubscriberOverflowError,
   CheckpointInUseError,
   CheckpointCorruptError,
+  DocumentTooLargeError,
 } from './errors';

@@ -3,6 +3,11 @@
  * one Server-Sent Events stream per tab, two JSON snapshots and the
  * step-down button's endpoint. Every failure is a JSON `{ error }` with a
  * 4xx/5xx status.
+ *
+ * It listens on 127.0.0.1 unless told otherwise, answers only requests
+ * whose `Host` names it (a DNS-rebinding page names its own domain), and
+ * takes the step-down POST only from its own page (`Origin`): a page on
+ * another site cannot step the primary down, nor read the feed.
  */
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -21,7 +26,14 @@ export interface DashboardOptions {
   database: string;
   /** 0 picks a free port. */
   port?: number;
+  /** The address to listen on; default `127.0.0.1` (this machine only). */
   host?: string;
+  /**
+   * Host names (optionally `name:port`) the browser may use besides
+   * `localhost`, `127.0.0.1`, `[::1]` and `host`, e.g. the machine's name
+   * when listening on another interface.
+   */
+  allowedHosts?: readonly string[];
   /** What the page's header says about the server (`label`) and why it was chosen (`reason`, on hover). */
   backend?: { label: string; reason: string };
   /** How often an idle stream gets a comment line (ms, default 15 000). */
@@ -112,6 +124,8 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const refused = refuseForeign(req, allowedHosts);
+    if (refused !== undefined) return sendError(res, 403, refused);
     let url: URL;
     try {
       url = new URL(req.url ?? '/', 'http://dashboard.invalid');
@@ -175,6 +189,11 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
   }
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const allowedHosts = new Set(
+    ['localhost', '127.0.0.1', '[::1]', host, ...(options.allowedHosts ?? [])].map((name) =>
+      (/:\d+$/.test(name) && !name.endsWith(']') ? name : `${name}:${address.port}`).toLowerCase(),
+    ),
+  );
 
   let closing: Promise<void> | undefined;
   return {
@@ -191,6 +210,25 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
       return closing;
     },
   };
+}
+
+/** Methods that change something, and so must come from the dashboard's own page. */
+const STATE_CHANGING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+/**
+ * Why `req` is refused, or `undefined`: a `Host` that is not this dashboard
+ * (DNS rebinding), or for a state-changing method an `Origin` other than
+ * the page's own (another site). Clients that send no `Origin` (curl) are
+ * not browsers acting for another site.
+ */
+function refuseForeign(req: IncomingMessage, allowedHosts: ReadonlySet<string>): string | undefined {
+  const host = (req.headers.host ?? '').toLowerCase();
+  if (!allowedHosts.has(host)) return `refused: Host '${req.headers.host ?? ''}' is not this dashboard`;
+  const origin = req.headers.origin;
+  if (origin !== undefined && STATE_CHANGING.has(req.method ?? '') && origin.toLowerCase() !== `http://${host}`) {
+    return `refused: a ${req.method} from origin '${origin}'; only the dashboard's own page may do that`;
+  }
+  return undefined;
 }
 
 function describeFilter(filter: FeedFilter): { ns: string[]; op: string[] } {

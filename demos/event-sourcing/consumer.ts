@@ -5,7 +5,7 @@
  * checkpoint. Reports on stdout, one JSON object a line: `opened`,
  * `checkpointed`, `applied`/`duplicate` (with the event id), `error`.
  *
- *   node --import tsx demos/event-sourcing/consumer.ts <uri> <database> <checkpoint key>
+ *   MONGODB_URI=<uri> node --import tsx demos/event-sourcing/consumer.ts <database> <checkpoint key>
  *
  * SIGTERM stops it cleanly (last checkpoint saved, cursor killed).
  */
@@ -19,9 +19,11 @@ function report(line: Record<string, unknown>): void {
 }
 
 function main(): void {
-  const [uri, database, key] = process.argv.slice(2);
+  // The connection string comes by environment: argv is visible to every local user.
+  const uri = process.env.MONGODB_URI;
+  const [database, key] = process.argv.slice(2);
   if (!uri || !database || !key) {
-    console.error('usage: consumer.ts <uri> <database> <checkpoint key>');
+    console.error('usage: MONGODB_URI=<uri> consumer.ts <database> <checkpoint key>');
     process.exit(2);
   }
   const client = new RxMongoClient(uri, { appName: 'rxmongo-es-consumer' });

@@ -12,6 +12,7 @@
  */
 import { parseArgs } from 'node:util';
 import { startBackend } from '../../spec/support/ladder';
+import { redactConnectionString } from '../../lib';
 import { runEventSourcingDemo } from './run';
 
 async function main(): Promise<number> {
@@ -30,7 +31,7 @@ async function main(): Promise<number> {
   const backend = await startBackend();
   console.log(`server: ${backend.kind} (${backend.reason})`);
   try {
-    console.log(`database ${values.database} on ${backend.uri} (dropped first)`);
+    console.log(`database ${values.database} on ${redactConnectionString(backend.uri)} (dropped first)`);
     const proof = await runEventSourcingDemo({
       uri: backend.uri,
       database: values.database,

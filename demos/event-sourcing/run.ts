@@ -186,8 +186,10 @@ class Projector {
     this.handledThisRun = 0;
     this.opened = false;
     this.exitCode = undefined;
-    const child = spawn(process.execPath, ['--import', 'tsx', CONSUMER, this.uri, this.database, KEY], {
+    // The connection string goes by environment, not argv: any local user can list a process's argv.
+    const child = spawn(process.execPath, ['--import', 'tsx', CONSUMER, this.database, KEY], {
       cwd: join(__dirname, '..', '..'),
+      env: { ...process.env, MONGODB_URI: this.uri },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     this.child = child;

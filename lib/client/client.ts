@@ -17,16 +17,27 @@ import {
   type ReadPreference,
   WriteConcern,
 } from 'mongodb';
+import { inspect } from 'node:util';
 import { defer, finalize, map, mergeMap, type Observable, type SchedulerLike } from 'rxjs';
 import type { RxChangeStream, RxWatchOptions } from '../change-stream';
 import { watchOn } from '../change-stream/watch';
 import { RxDatabase } from './database';
 import { ConfigurationError } from '../errors';
 import { ClientContext } from '../driver/context';
-import { deliverOn, fromCall, fromSync } from '../driver/from-call';
+import { Awaitable } from '../driver/awaitable';
+import { fromCall, fromSync } from '../driver/from-call';
 import { unwrapSessions, type WithRxSession } from '../driver/sessions';
 import { describe, validateDatabaseName } from '../driver/names';
 import { RxClientSession } from './session';
+import { CALLBACK, CLIENT_WRITE_MODELS, checkArgument, options as optionsArg, type OptionsFor } from './arguments';
+import {
+  CLIENT_BULK_WRITE_OPTIONS,
+  CLIENT_SESSION_OPTIONS,
+  LIST_DATABASES_OPTIONS,
+  SESSION_COMMENT_OPTIONS,
+  SESSION_OPTIONS,
+} from './option-names';
+import { redactConnectionString } from './redact';
 import { installTopologyMembers, TopologyState, type TopologyMembers } from '../topology';
 
 /**
@@ -54,7 +65,7 @@ export interface RxDatabaseOptions {
   writeConcern?: DbOptions['writeConcern'];
   readConcern?: DbOptions['readConcern'];
 }
-const DATABASE_OPTION_KEYS: ReadonlySet<string> = new Set(['bsonOptions', 'readPreference', 'writeConcern', 'readConcern']);
+const DATABASE_OPTIONS = optionsArg('bsonOptions', 'readPreference', 'writeConcern', 'readConcern') satisfies OptionsFor<RxDatabaseOptions>;
 
 /** `session` and `comment`, the options of `dropDatabase`, `listDatabaseNames` and `serverInfo`. */
 export type SessionCommentOptions = WithRxSession<Pick<CommandOperationOptions, 'session' | 'comment'>>;
@@ -70,16 +81,35 @@ export interface RxMongoClient extends TopologyMembers {}
  * coroutine turned into a cold, single-value Observable.
  *
  * Constructing the client sends nothing; it connects on the first
- * subscription that needs the server. After `close()` every operation errors
- * with `ClientClosedError`.
+ * subscription that needs the server, or when you call
+ * {@link RxMongoClient.connect}. A first connection that fails (no server
+ * reachable in time) leaves it usable: the next operation connects afresh.
+ * After {@link RxMongoClient.close} every operation errors with
+ * `ClientClosedError`.
+ *
+ * **Cold Observables: every subscribe runs the operation again.** Nothing
+ * happens at the call (`users.insertOne(doc)` only describes the insert);
+ * each subscriber sends its own command. Subscribing twice to one
+ * `insertOne(doc)` inserts twice — and since the driver writes the
+ * generated `_id` into `doc` the first time, the second insert fails with a
+ * duplicate key error (E11000). Subscribe once (or `share()` the result),
+ * or give each insert a fresh document. `connect()` and `close()` are the
+ * exceptions: they act at the call (see {@link Awaitable}).
+ *
+ * The connection string's password never appears in `util.inspect`,
+ * `JSON.stringify` or rxmongo's messages (see {@link redactConnectionString}).
  *
  * Motor equivalent: `AsyncIOMotorClient`; driver: `MongoClient`.
  *
  * @example
  * ```ts
  * const client = new RxMongoClient('mongodb://localhost:27017/app');
- * client.getDefaultDatabase().collection('events').find({ kind: 'login' })
- *   .subscribe({ next: console.log, complete: () => client.close().subscribe() });
+ * const events = client.getDefaultDatabase().collection('events');
+ * const insert$ = events.insertOne({ kind: 'login' }); // nothing sent yet
+ * await firstValueFrom(insert$);                        // inserted, _id now set on the document
+ * // await firstValueFrom(insert$);                     // would send it again: E11000 duplicate key
+ * events.find({ kind: 'login' }).subscribe(console.log);
+ * await client.close();
  * ```
  */
 export class RxMongoClient {
@@ -103,7 +133,10 @@ export class RxMongoClient {
    */
   readonly context: ClientContext;
 
-  private readonly uri: string;
+  /** The database named in the connection string, parsed once; the string itself is not kept. */
+  readonly #uriDatabase: string | undefined;
+  /** The connection string with its secrets masked, for inspect and toJSON. */
+  readonly #redactedUri: string;
   private readonly topology: TopologyState;
 
   /**
@@ -124,8 +157,10 @@ export class RxMongoClient {
     if (scheduler !== undefined && !isScheduler(scheduler)) {
       throw new TypeError(`options.scheduler must be an RxJS SchedulerLike, got ${describe(scheduler)}`);
     }
-    this.uri = uri ?? `mongodb://${RxMongoClient.HOST}:${RxMongoClient.PORT}`;
-    this.driver = createDriverClient(this.uri, driverOptions);
+    const connectionString = uri ?? `mongodb://${RxMongoClient.HOST}:${RxMongoClient.PORT}`;
+    this.driver = createDriverClient(connectionString, driverOptions);
+    this.#uriDatabase = uriDatabaseName(connectionString);
+    this.#redactedUri = redactConnectionString(connectionString);
     this.context = new ClientContext(this.driver, scheduler);
     // Listening from construction on sees every SDAM event, whoever connects the driver.
     this.topology = new TopologyState(this.driver, { scheduler });
@@ -176,8 +211,8 @@ export class RxMongoClient {
   /**
    * The named database with its own options (unset ones inherited from the
    * client); without a name, the database named in the URI. Throws like
-   * {@link RxMongoClient.db}, and `ConfigurationError` for an unknown option
-   * or when no name is given and the URI names none.
+   * {@link RxMongoClient.db}, `TypeError` for an unknown option, and
+   * `ConfigurationError` when no name is given and the URI names none.
    *
    * Motor: `get_database(name, codec_options, read_preference, write_concern, read_concern)`.
    */
@@ -185,7 +220,7 @@ export class RxMongoClient {
     this.context.assertOpen();
     const dbOptions = toDbOptions(options);
     if (name === undefined) {
-      name = uriDatabaseName(this.uri);
+      name = this.#uriDatabase;
       if (name === undefined) throw new ConfigurationError('no database name given and none in the connection string');
     }
     validateDatabaseName(name);
@@ -200,7 +235,7 @@ export class RxMongoClient {
    */
   getDefaultDatabase(defaultName?: string, options?: RxDatabaseOptions): RxDatabase {
     this.context.assertOpen();
-    const name = uriDatabaseName(this.uri) ?? defaultName;
+    const name = this.#uriDatabase ?? defaultName;
     if (name === undefined) {
       throw new ConfigurationError('the connection string names no database and no default was given');
     }
@@ -221,6 +256,7 @@ export class RxMongoClient {
         throw new TypeError(`dropDatabase takes a database name or an RxDatabase, got ${describe(name)}`);
       }
       validateDatabaseName(name);
+      checkArgument('dropDatabase', SESSION_COMMENT_OPTIONS, options);
       const [{ session, comment }] = unwrapSessions([options]) as [Pick<CommandOperationOptions, 'session' | 'comment'>];
       // The command itself, not Db.dropDatabase: the driver (7.x) drops `comment` from that one.
       const db = this.driver.db(name);
@@ -235,6 +271,7 @@ export class RxMongoClient {
    * Emits the names of all databases, as one array. Motor: `list_database_names(session, comment)`.
    */
   listDatabaseNames(options: SessionCommentOptions = {}): Observable<string[]> {
+    checkArgument('listDatabaseNames', SESSION_COMMENT_OPTIONS, options);
     return this.listDatabasesOnce({ ...options, nameOnly: true }).pipe(
       map((result) => result.databases.map((database) => database.name)),
     );
@@ -244,11 +281,13 @@ export class RxMongoClient {
    * Emits one `DatabaseInfo` per database. Motor: `list_databases(session, comment, **kwargs)`.
    */
   listDatabases(options: WithRxSession<ListDatabasesOptions> = {}): Observable<DatabaseInfo> {
+    checkArgument('listDatabases', LIST_DATABASES_OPTIONS, options);
     return this.listDatabasesOnce(options).pipe(mergeMap((result) => result.databases));
   }
 
   /** Emits the server's `buildInfo` reply. Motor: `server_info(session)`. */
   serverInfo(options: WithRxSession<Pick<CommandOperationOptions, 'session'>> = {}): Observable<Document> {
+    checkArgument('serverInfo', SESSION_OPTIONS, options);
     const [driverOptions] = unwrapSessions([options]);
     return fromCall(
       this.context,
@@ -265,6 +304,7 @@ export class RxMongoClient {
    * Motor: `start_session(causal_consistency, default_transaction_options, snapshot)`.
    */
   startSession(options?: ClientSessionOptions): Observable<RxClientSession> {
+    checkArgument('startSession', CLIENT_SESSION_OPTIONS, options);
     return fromSync(this.context, () => new RxClientSession(this.driver.startSession(options), this.context));
   }
 
@@ -276,6 +316,8 @@ export class RxMongoClient {
    * Motor: `async with await client.start_session() as s:`; driver `MongoClient.withSession`.
    */
   withSession<T>(fn: (session: RxClientSession) => Observable<T>, options?: ClientSessionOptions): Observable<T> {
+    checkArgument('withSession', CALLBACK, fn);
+    checkArgument('withSession', CLIENT_SESSION_OPTIONS, options);
     return defer(() => {
       this.context.assertOpen();
       const session = new RxClientSession(this.driver.startSession(options), this.context);
@@ -308,7 +350,9 @@ export class RxMongoClient {
 
   /**
    * Runs writes across namespaces in one `bulkWrite` command (MongoDB 8.0+);
-   * emits the `ClientBulkWriteResult`.
+   * emits the `ClientBulkWriteResult`. Every update, replace and delete model
+   * needs a `filter` (`{}` for every document); a document over the
+   * server's size limit errors with `DocumentTooLargeError`, nothing sent.
    *
    * Motor: `bulk_write` (client level); driver `MongoClient.bulkWrite`.
    */
@@ -316,21 +360,53 @@ export class RxMongoClient {
     models: ReadonlyArray<ClientBulkWriteModel<SchemaMap>>,
     options?: WithRxSession<ClientBulkWriteOptions>,
   ): Observable<ClientBulkWriteResult> {
+    checkArgument('bulkWrite', CLIENT_WRITE_MODELS, models);
+    checkArgument('bulkWrite', CLIENT_BULK_WRITE_OPTIONS, options);
     const [driverOptions] = unwrapSessions([options]);
-    return fromCall(this.context, () => this.driver.bulkWrite(models, driverOptions as ClientBulkWriteOptions | undefined));
+    return fromCall(this.context, () => {
+      CLIENT_WRITE_MODELS.size!(models, 'bulkWrite(models)', this.context.maxBsonObjectSize, { ...this.driver.bsonOptions, ...options });
+      return this.driver.bulkWrite(models, driverOptions as ClientBulkWriteOptions | undefined);
+    });
   }
 
   /**
-   * Closes the client when subscribed: runs the teardown other parts of the
-   * client registered (topology subjects, change streams), then closes the
-   * driver client, ending its sessions and killing its cursors. From the
-   * moment it is subscribed every operation errors with `ClientClosedError`.
-   * Closing twice is fine: a second `close()` completes once the first has.
+   * Connects now instead of at the first operation: discovers the
+   * deployment and selects a server. Acts at the call, like Motor's
+   * methods, and returns an {@link Awaitable} of this client — await it, or
+   * use it as an Observable (subscribing does not connect again). Fails with
+   * the driver's error (e.g. `MongoServerSelectionError`) when no server is
+   * reachable in time — the client stays usable and the next operation tries
+   * afresh — and with `ClientClosedError` after `close()`.
+   *
+   * Driver: `MongoClient.connect()`.
+   */
+  connect(): Awaitable<this> {
+    return new Awaitable(this.context.connect().then(() => this), this.context.scheduler);
+  }
+
+  /**
+   * Closes the client, at the call: runs the teardown other parts of the
+   * client registered (topology subjects complete; change streams save
+   * their checkpoint and end), then closes the driver client, ending its
+   * sessions and killing its cursors. From the call on every operation
+   * errors with `ClientClosedError`. Returns an {@link Awaitable}: `await
+   * client.close()`, or use it in a pipe; either way it closes once. Closing
+   * twice is fine: a second `close()` settles when the first has.
    *
    * Motor: `close()`.
    */
-  close(): Observable<void> {
-    return defer(() => this.context.close()).pipe(deliverOn(this.context));
+  close(): Awaitable<void> {
+    return new Awaitable(this.context.close(), this.context.scheduler);
+  }
+
+  /** What `util.inspect` shows: the connection string without its secrets, and the state. */
+  [inspect.custom](_depth: number, options: object): string {
+    return `RxMongoClient ${inspect(this.toJSON(), options)}`;
+  }
+
+  /** What `JSON.stringify` writes: the connection string without its secrets, and the state. */
+  toJSON(): { uri: string; closed: boolean } {
+    return { uri: this.#redactedUri, closed: this.closed };
   }
 
   private listDatabasesOnce(options: WithRxSession<ListDatabasesOptions>): Observable<ListDatabasesResult> {
@@ -365,13 +441,7 @@ function isScheduler(value: unknown): value is SchedulerLike {
 
 function toDbOptions(options: RxDatabaseOptions | undefined): DbOptions | undefined {
   if (options === undefined) return undefined;
-  if (options === null || typeof options !== 'object') {
-    throw new TypeError(`database options must be an object, got ${describe(options)}`);
-  }
-  const unknown = Object.keys(options).filter((key) => !DATABASE_OPTION_KEYS.has(key));
-  if (unknown.length > 0) {
-    throw new ConfigurationError(`unknown database option(s): ${unknown.join(', ')}`);
-  }
+  checkArgument('getDatabase', DATABASE_OPTIONS, options);
   const { bsonOptions, ...rest } = options;
   return { ...bsonOptions, ...rest };
 }

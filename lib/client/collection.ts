@@ -12,21 +12,38 @@ import type {
   Flatten,
   WithId,
 } from 'mongodb';
+import { inspect } from 'node:util';
 import type { Observable } from 'rxjs';
 import type { RxChangeStream, RxWatchOptions } from '../change-stream';
 import { watchOn } from '../change-stream/watch';
 import type { RxDatabase } from './database';
 import type { ClientContext } from '../driver/context';
+import { abortableCall, call, CALL, collectionResult, cursor, CURSOR, installMembers, PROPERTY, type MemberTable, type RxMembers } from './members';
+import { ANY, checkArgument, DOCUMENT, DOCUMENTS, FILTER, NAME, PIPELINE, QUERY, REPLACEMENT, UPDATE, WRITE_OPERATIONS } from './arguments';
 import {
-  abortableCall,
-  CALL,
-  collectionResult,
-  CURSOR,
-  installMembers,
-  PROPERTY,
-  type MemberTable,
-  type RxMembers,
-} from './members';
+  ABORTABLE_AGGREGATE_OPTIONS,
+  BULK_WRITE_OPTIONS,
+  COLLECTION_OPTIONS,
+  COMMAND_OPTIONS,
+  COUNT_DOCUMENTS_OPTIONS,
+  CREATE_INDEXES_OPTIONS,
+  DELETE_OPTIONS,
+  DISTINCT_OPTIONS,
+  DROP_COLLECTION_OPTIONS,
+  FIND_ONE_AND_DELETE_OPTIONS,
+  FIND_ONE_AND_REPLACE_OPTIONS,
+  FIND_ONE_AND_UPDATE_OPTIONS,
+  FIND_ONE_OPTIONS,
+  FIND_OPTIONS,
+  INDEX_INFORMATION_OPTIONS,
+  INSERT_ONE_OPTIONS,
+  LIST_INDEXES_OPTIONS,
+  OPERATION_OPTIONS,
+  RENAME_OPTIONS,
+  REPLACE_OPTIONS,
+  UPDATE_ONE_OPTIONS,
+  UPDATE_OPTIONS,
+} from './option-names';
 import type { WithRxSession } from '../driver/sessions';
 
 /**
@@ -59,63 +76,63 @@ export const COLLECTION_MEMBERS = {
   timeoutMS: PROPERTY,
 
   /** Inserts one document; emits the `InsertOneResult`. Motor `insert_one`. */
-  insertOne: CALL,
+  insertOne: call(DOCUMENT, INSERT_ONE_OPTIONS),
   /** Inserts documents; emits the `InsertManyResult`. Motor `insert_many`. */
-  insertMany: CALL,
+  insertMany: call(DOCUMENTS, BULK_WRITE_OPTIONS),
   /** Runs a batch of writes on this collection; emits the `BulkWriteResult`. Motor `bulk_write`. */
-  bulkWrite: CALL,
+  bulkWrite: call(WRITE_OPERATIONS, BULK_WRITE_OPTIONS),
   /** Updates one document; emits the `UpdateResult`. Motor `update_one`. */
-  updateOne: CALL,
+  updateOne: call(FILTER, UPDATE, UPDATE_ONE_OPTIONS),
   /** Replaces one document; emits the `UpdateResult`. Motor `replace_one`. */
-  replaceOne: CALL,
+  replaceOne: call(FILTER, REPLACEMENT, REPLACE_OPTIONS),
   /** Updates every match; emits the `UpdateResult`. Motor `update_many`. */
-  updateMany: CALL,
+  updateMany: call(FILTER, UPDATE, UPDATE_OPTIONS),
   /** Deletes one document; emits the `DeleteResult`. Motor `delete_one`. */
-  deleteOne: CALL,
+  deleteOne: call(FILTER, DELETE_OPTIONS),
   /** Deletes every match; emits the `DeleteResult`. Motor `delete_many`. */
-  deleteMany: CALL,
+  deleteMany: call(FILTER, DELETE_OPTIONS),
   /** Renames the collection; emits the renamed `RxCollection`. Motor `rename`. */
-  rename: collectionResult(0),
+  rename: collectionResult(NAME, RENAME_OPTIONS),
   /** Drops the collection; emits `true`. Motor `drop`. */
-  drop: CALL,
+  drop: call(DROP_COLLECTION_OPTIONS),
   /** Emits the first match or `null`; cancellable. Motor `find_one`. */
-  findOne: abortableCall(1),
+  findOne: abortableCall(QUERY, FIND_ONE_OPTIONS),
   /** Emits every match, fetched batch by batch. Motor `find`. */
-  find: CURSOR,
+  find: cursor(QUERY, FIND_OPTIONS),
   /** Emits the collection's creation options. Motor `options`. */
-  options: CALL,
+  options: call(OPERATION_OPTIONS),
   /** Emits whether the collection is capped. Driver `Collection.isCapped`. */
-  isCapped: CALL,
+  isCapped: call(OPERATION_OPTIONS),
   /** Creates an index; emits its name. Motor `create_index`. */
   createIndex: CALL,
   /** Creates indexes; emits their names. Motor `create_indexes`. */
-  createIndexes: CALL,
+  createIndexes: call(ANY, CREATE_INDEXES_OPTIONS),
   /** Drops an index. Motor `drop_index`. */
-  dropIndex: CALL,
+  dropIndex: call(ANY, COMMAND_OPTIONS),
   /** Drops every index but `_id`'s. Motor `drop_indexes`. */
-  dropIndexes: CALL,
+  dropIndexes: call(COMMAND_OPTIONS),
   /** Emits each index description. Motor `list_indexes`. */
-  listIndexes: CURSOR,
+  listIndexes: cursor(LIST_INDEXES_OPTIONS),
   /** Emits whether the named index(es) exist. Driver `Collection.indexExists`. */
-  indexExists: CALL,
+  indexExists: call(ANY, LIST_INDEXES_OPTIONS),
   /** Emits the index information. Motor `index_information`. */
-  indexInformation: CALL,
+  indexInformation: call(INDEX_INFORMATION_OPTIONS),
   /** Emits the count from collection metadata. Motor `estimated_document_count`. */
-  estimatedDocumentCount: CALL,
+  estimatedDocumentCount: call(COMMAND_OPTIONS),
   /** Emits the number of matches; cancellable. Motor `count_documents`. */
-  countDocuments: abortableCall(1),
+  countDocuments: abortableCall(QUERY, COUNT_DOCUMENTS_OPTIONS),
   /** Emits the distinct values of a field. Motor `distinct`. */
-  distinct: CALL,
+  distinct: call(ANY, QUERY, DISTINCT_OPTIONS),
   /** Emits the index descriptions as one array. Driver `Collection.indexes`. */
-  indexes: CALL,
+  indexes: call(INDEX_INFORMATION_OPTIONS),
   /** Deletes one document; emits it (or `null`). Motor `find_one_and_delete`. */
-  findOneAndDelete: CALL,
+  findOneAndDelete: call(FILTER, FIND_ONE_AND_DELETE_OPTIONS),
   /** Replaces one document; emits it (or `null`). Motor `find_one_and_replace`. */
-  findOneAndReplace: CALL,
+  findOneAndReplace: call(FILTER, REPLACEMENT, FIND_ONE_AND_REPLACE_OPTIONS),
   /** Updates one document; emits it (or `null`). Motor `find_one_and_update`. */
-  findOneAndUpdate: CALL,
+  findOneAndUpdate: call(FILTER, UPDATE, FIND_ONE_AND_UPDATE_OPTIONS),
   /** Emits the results of a pipeline, batch by batch. Motor `aggregate`. */
-  aggregate: CURSOR,
+  aggregate: cursor(PIPELINE, ABORTABLE_AGGREGATE_OPTIONS),
   /** Emits each Atlas Search index. Motor `list_search_indexes`. */
   listSearchIndexes: CURSOR,
   /** Creates an Atlas Search index; emits its name. Motor `create_search_index`. */
@@ -196,13 +213,25 @@ export class RxCollection<TSchema extends Document = Document> {
     return this.driver.collectionName;
   }
 
+  /** What `util.inspect` shows: the namespace, not the driver objects (they hold the connection string). */
+  [inspect.custom](_depth: number, options: object): string {
+    return `RxCollection ${inspect(this.toJSON(), options)}`;
+  }
+
+  /** What `JSON.stringify` writes. */
+  toJSON(): { namespace: string } {
+    return { namespace: this.driver.namespace };
+  }
+
   /**
    * This collection with other read preference, read/write concern or BSON
    * options; unspecified options are inherited from this collection.
-   * Motor `with_options`. Throws `ClientClosedError` after `close()`.
+   * Motor `with_options`. Throws `TypeError` for an unknown option,
+   * `ClientClosedError` after `close()`.
    */
   withOptions(options: CollectionOptions): RxCollection<TSchema> {
     this.context.assertOpen();
+    checkArgument('withOptions', COLLECTION_OPTIONS, options);
     const inherited: CollectionOptions = {
       ...this.driver.bsonOptions,
       readPreference: this.driver.readPreference,

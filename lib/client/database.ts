@@ -7,23 +7,29 @@ import type {
   Document,
   RenameOptions,
 } from 'mongodb';
+import { inspect } from 'node:util';
 import type { Observable } from 'rxjs';
 import type { RxChangeStream, RxWatchOptions } from '../change-stream';
 import { watchOn } from '../change-stream/watch';
 import type { RxMongoClient } from './client';
 import { RxCollection } from './collection';
 import type { ClientContext } from '../driver/context';
+import { abortableCall, call, collectionResult, cursor, installMembers, PROPERTY, type MemberTable, type RxMembers } from './members';
+import { ANY, checkArgument, COMMAND, NAME, PIPELINE, QUERY } from './arguments';
 import {
-  abortableCall,
-  CALL,
-  collectionResult,
-  CURSOR,
-  installMembers,
-  namedCall,
-  PROPERTY,
-  type MemberTable,
-  type RxMembers,
-} from './members';
+  AGGREGATE_OPTIONS,
+  COLLECTION_OPTIONS,
+  COMMAND_OPTIONS,
+  CREATE_COLLECTION_OPTIONS,
+  CREATE_INDEXES_OPTIONS,
+  DB_STATS_OPTIONS,
+  DROP_COLLECTION_OPTIONS,
+  INDEX_INFORMATION_OPTIONS,
+  LIST_COLLECTIONS_OPTIONS,
+  RENAME_OPTIONS,
+  RUN_COMMAND_OPTIONS,
+  RUN_CURSOR_COMMAND_OPTIONS,
+} from './option-names';
 import type { WithRxSession } from '../driver/sessions';
 import { validateCollectionName } from '../driver/names';
 
@@ -55,35 +61,35 @@ export const DATABASE_MEMBERS = {
   timeoutMS: PROPERTY,
 
   /** Creates a collection; emits its `RxCollection`. Motor `create_collection`. */
-  createCollection: collectionResult(0),
+  createCollection: collectionResult(NAME, CREATE_COLLECTION_OPTIONS),
   /** Runs a database command; emits the reply; cancellable. Motor `command`. */
-  command: abortableCall(1),
+  command: abortableCall(COMMAND, RUN_COMMAND_OPTIONS),
   /** Emits the results of a database-level pipeline (e.g. `$currentOp`), batch by batch. Motor `aggregate`. */
-  aggregate: CURSOR,
+  aggregate: cursor(PIPELINE, AGGREGATE_OPTIONS),
   /** Emits database statistics (`dbStats`). Driver `Db.stats`. */
-  stats: CALL,
+  stats: call(DB_STATS_OPTIONS),
   /** Emits each collection's description. Motor `list_collections`. */
-  listCollections: CURSOR,
+  listCollections: cursor(QUERY, LIST_COLLECTIONS_OPTIONS),
   /** Renames a collection; emits the renamed `RxCollection`. Driver `Db.renameCollection`. */
-  renameCollection: collectionResult(0, 1),
+  renameCollection: collectionResult(NAME, NAME, RENAME_OPTIONS),
   /** Drops a collection; emits `true`. Motor `drop_collection`. */
-  dropCollection: namedCall(0),
+  dropCollection: call(NAME, DROP_COLLECTION_OPTIONS),
   /** Drops this database; emits `true`. Driver `Db.dropDatabase` (Motor: `client.drop_database`). */
-  dropDatabase: CALL,
+  dropDatabase: call(COMMAND_OPTIONS),
   /** Emits an `RxCollection` for every collection. Driver `Db.collections`. */
-  collections: collectionResult(),
+  collections: collectionResult(LIST_COLLECTIONS_OPTIONS),
   /** Creates an index on the named collection; emits its name. Driver `Db.createIndex`. */
-  createIndex: namedCall(0),
+  createIndex: call(NAME, ANY, CREATE_INDEXES_OPTIONS),
   /** Removes a user. Driver `Db.removeUser`. */
-  removeUser: CALL,
+  removeUser: call(ANY, COMMAND_OPTIONS),
   /** Sets the profiling level; emits it. Driver `Db.setProfilingLevel`. */
-  setProfilingLevel: CALL,
+  setProfilingLevel: call(ANY, COMMAND_OPTIONS),
   /** Emits the profiling level. Driver `Db.profilingLevel`. */
-  profilingLevel: CALL,
+  profilingLevel: call(COMMAND_OPTIONS),
   /** Emits the named collection's index information. Driver `Db.indexInformation`. */
-  indexInformation: namedCall(0),
+  indexInformation: call(NAME, INDEX_INFORMATION_OPTIONS),
   /** Runs a cursor-returning command; emits its documents, batch by batch. Motor `cursor_command`. */
-  runCursorCommand: CURSOR,
+  runCursorCommand: cursor(COMMAND, RUN_CURSOR_COMMAND_OPTIONS),
 } as const satisfies MemberTable<Db>;
 
 /** Members whose driver signatures take a type parameter; re-declared below. */
@@ -142,17 +148,28 @@ export class RxDatabase {
     return this.driver.databaseName;
   }
 
+  /** What `util.inspect` shows: the name, not the driver objects (they hold the connection string). */
+  [inspect.custom](_depth: number, options: object): string {
+    return `RxDatabase ${inspect(this.toJSON(), options)}`;
+  }
+
+  /** What `JSON.stringify` writes. */
+  toJSON(): { name: string } {
+    return { name: this.name };
+  }
+
   /**
    * The named collection, with optional read preference, read/write concern
    * or BSON options. Sends nothing. Throws `InvalidNameError` for a name the
-   * server would refuse, `TypeError` for a non-string, `ClientClosedError`
-   * after `close()`.
+   * server would refuse, `TypeError` for a non-string or an unknown option,
+   * `ClientClosedError` after `close()`.
    *
    * Motor: `db[name]`, `db.name`, `db.get_collection(name, ...)`; driver `Db.collection`.
    */
   collection<TSchema extends Document = Document>(name: string, options?: CollectionOptions): RxCollection<TSchema> {
     this.context.assertOpen();
     validateCollectionName(name);
+    checkArgument('collection', COLLECTION_OPTIONS, options);
     return new RxCollection<TSchema>(this, this.driver.collection<TSchema>(name, options));
   }
 

@@ -4,33 +4,42 @@
  * driver member and how it is exposed; {@link installMembers} builds the
  * methods at runtime from that table and {@link RxMembers} derives their
  * types from the same table, so the two cannot drift apart. The table type
- * {@link MemberTable} checks every entry against the driver's own signature.
+ * {@link MemberTable} checks every entry against the driver's own signature,
+ * down to the option names each options argument accepts. Each entry also
+ * says which kind each argument is (see `arguments.ts`), so the checks are
+ * declared once per kind of argument, not once per method.
  */
-import type { AbstractCursor, Collection, Document } from 'mongodb';
+import type { AbstractCursor, BSONSerializeOptions, Collection, Document } from 'mongodb';
 import { map, type Observable } from 'rxjs';
 import type { RxCollection } from './collection';
+import type { Arg, KeysOfUnion, OptionsArg, PlainArg } from './arguments';
 import type { ClientContext } from '../driver/context';
 import { fromCall } from '../driver/from-call';
 import { fromCursor } from '../driver/from-cursor';
-import { validateCollectionName } from '../driver/names';
 import { unwrapSessions, withSignal, type WithRxSession } from '../driver/sessions';
 
+/**
+ * What a member checks of its arguments, by position (see `arguments.ts`);
+ * arguments past the list are passed on unchecked.
+ */
+export type Args = readonly Arg[];
+
 /** `Promise<R>` → one-value `Observable<R>`. */
-export interface CallSpec {
+interface CallSpec<A = Args> {
   readonly kind: 'call';
-  /** Index of the options argument that takes the driver's `signal` (the driver declares it `Abortable`). */
-  readonly signalAt?: number;
-  /** Indexes of arguments that are collection names, validated at the call. */
-  readonly names?: readonly number[];
+  readonly args: A;
+  /** The driver declares the options argument `Abortable`: unsubscribing before the result cancels the call. */
+  readonly abortable?: true;
 }
 /** Cursor → `Observable` of its documents (see `fromCursor`). */
-export interface CursorSpec {
+interface CursorSpec<A = Args> {
   readonly kind: 'cursor';
+  readonly args: A;
 }
 /** `Promise<Collection | Collection[]>` → `Observable<RxCollection | RxCollection[]>`. */
-interface CollectionSpec {
+interface CollectionSpec<A = Args> {
   readonly kind: 'collection';
-  readonly names?: readonly number[];
+  readonly args: A;
 }
 /** A driver getter, forwarded read-only. */
 export interface PropertySpec {
@@ -38,21 +47,26 @@ export interface PropertySpec {
 }
 export type MemberSpec = CallSpec | CursorSpec | CollectionSpec | PropertySpec;
 
-export const CALL = { kind: 'call' } as const satisfies CallSpec;
-export const CURSOR = { kind: 'cursor' } as const satisfies CursorSpec;
 export const PROPERTY = { kind: 'property' } as const satisfies PropertySpec;
-/** A call whose options argument (at `index`) takes the driver's `signal`. */
-export function abortableCall<const I extends number>(index: I) {
-  return { kind: 'call', signalAt: index } as const satisfies CallSpec;
+/** A call; `args` say how its arguments are checked. */
+export function call<const A extends Args>(...args: A) {
+  return { kind: 'call', args } as const satisfies CallSpec;
 }
-/** A call resolving to driver collections; `names` are collection-name argument indexes. */
-export function collectionResult<const N extends readonly number[]>(...names: N) {
-  return { kind: 'collection', names } as const satisfies CollectionSpec;
+/** A call the driver can cancel: its `options` argument gets the subscriber's signal. */
+export function abortableCall<const A extends Args>(...args: A) {
+  return { kind: 'call', args, abortable: true } as const satisfies CallSpec;
 }
-/** A plain call whose arguments at `names` are collection names. */
-export function namedCall<const N extends readonly number[]>(...names: N) {
-  return { kind: 'call', names } as const satisfies CallSpec;
+/** A cursor-returning method. */
+export function cursor<const A extends Args>(...args: A) {
+  return { kind: 'cursor', args } as const satisfies CursorSpec;
 }
+/** A call resolving to driver collections. */
+export function collectionResult<const A extends Args>(...args: A) {
+  return { kind: 'collection', args } as const satisfies CollectionSpec;
+}
+/** A call or cursor whose arguments are passed on unchecked. */
+export const CALL = call();
+export const CURSOR = cursor();
 
 /**
  * The entries a table for driver class `D` may hold: each key must be a
@@ -62,12 +76,21 @@ export type MemberTable<D> = { readonly [K in keyof D]?: SpecFor<D[K]> };
 type SpecFor<M> = M extends (...args: never[]) => infer R
   ? R extends Promise<infer V>
     ? ResolvesToCollections<V> extends true
-      ? CollectionSpec
-      : CallSpec
+      ? CollectionSpec<ArgsFor<M>>
+      : CallSpec<ArgsFor<M>>
     : R extends AbstractCursor<unknown>
-      ? CursorSpec
+      ? CursorSpec<ArgsFor<M>>
       : never
   : PropertySpec;
+/**
+ * The argument checks driver method `M` may declare: any plain check, or an
+ * options list naming exactly the keys that argument takes in some overload
+ * (so no legitimate option is ever refused, and no typo accepted).
+ */
+type ArgsFor<M> = readonly [ArgAt<M, '0'>?, ArgAt<M, '1'>?, ArgAt<M, '2'>?, ArgAt<M, '3'>?];
+type ArgAt<M, I extends string> = PlainArg | OptionsArg<KeysOfUnion<Extract<NonNullable<ParamAt<OverloadArgs<M>, I>>, object>> & string>;
+type OverloadArgs<M> = Signatures<M> extends infer S extends [unknown[], unknown][] ? S[number][0] : never;
+type ParamAt<A, I extends string> = A extends unknown ? (I extends keyof A ? A[I] : undefined) : never;
 type ResolvesToCollections<V> = (V extends readonly (infer E)[] ? E : V) extends infer E
   ? 0 extends 1 & E
     ? false
@@ -145,6 +168,8 @@ export interface Host<D> {
 
 /**
  * Defines `table`'s members on `prototype`, forwarding to `this.driver`.
+ * Each member checks its arguments at the call (shape errors are thrown
+ * there) and document sizes at subscribe (against the server's limit).
  * `adopt` turns a driver collection returned by a `collection` member into
  * the wrapper the host hands out.
  */
@@ -163,18 +188,29 @@ export function installMembers<D>(
       });
       continue;
     }
+    const checks = spec.args.map((arg, at) => ({ arg, at, label: `${name}(${arg.name})` }));
+    const shaped = checks.filter(({ arg }) => arg.check !== undefined);
+    const sized = checks.filter(({ arg }) => arg.size !== undefined);
+    const optionsAt = spec.args.findIndex((arg) => 'options' in arg);
+    const signalAt = spec.kind === 'call' && spec.abortable ? optionsAt : -1;
+    if (spec.kind === 'call' && spec.abortable && optionsAt < 0) throw new Error(`${name}: an abortable call needs an options argument`);
     const member = function (this: Host<D>, ...args: unknown[]): Observable<unknown> {
-      if (spec.kind !== 'cursor') spec.names?.forEach((at) => validateCollectionName(args[at]));
+      for (const { arg, at, label } of shaped) arg.check!(args[at], label);
       const driverArgs = unwrapSessions(args);
       const call = (signal?: AbortSignal) => {
+        if (sized.length > 0) {
+          const limit = this.context.maxBsonObjectSize;
+          const bson = { ...driverBsonOptions(this), ...(args[optionsAt] as BSONSerializeOptions | undefined) };
+          for (const { arg, at, label } of sized) arg.size!(args[at], label, limit, bson);
+        }
         const method = driverMember(this, name) as (...a: unknown[]) => never;
-        return method.apply(this.driver, signal ? withSignal(driverArgs, (spec as CallSpec).signalAt!, signal) : driverArgs);
+        return method.apply(this.driver, signal ? withSignal(driverArgs, signalAt, signal) : driverArgs);
       };
       switch (spec.kind) {
         case 'cursor':
           return fromCursor(this.context, call);
         case 'call':
-          return fromCall(this.context, call, { abortable: spec.signalAt !== undefined });
+          return fromCall(this.context, call, { abortable: signalAt >= 0 });
         case 'collection':
           return fromCall<Collection | Collection[]>(this.context, call).pipe(
             map((result) =>
@@ -190,4 +226,8 @@ export function installMembers<D>(
 
 function driverMember<D>(host: Host<D>, name: string): unknown {
   return (host.driver as Record<string, unknown>)[name];
+}
+
+function driverBsonOptions<D>(host: Host<D>): BSONSerializeOptions | undefined {
+  return (host.driver as { bsonOptions?: BSONSerializeOptions }).bsonOptions;
 }

@@ -1,9 +1,12 @@
 import type { ClientSession, ClusterTime, EndSessionOptions, ServerSessionId, Timestamp, TransactionOptions } from 'mongodb';
+import { inspect } from 'node:util';
 import type { Observable } from 'rxjs';
 import type { ClientContext } from '../driver/context';
 import { fromCall, fromSync } from '../driver/from-call';
 import { DRIVER_SESSION, type SessionCarrier } from '../driver/sessions';
 import { fromTransaction } from '../driver/transaction';
+import { CALLBACK, checkArgument } from './arguments';
+import { END_SESSION_OPTIONS, TRANSACTION_OPTIONS } from './option-names';
 
 /**
  * A logical session, as Observables.
@@ -65,6 +68,16 @@ export class RxClientSession implements SessionCarrier {
     return this.driver.inTransaction();
   }
 
+  /** What `util.inspect` shows: the state, not the driver objects (they hold the connection string). */
+  [inspect.custom](_depth: number, options: object): string {
+    return `RxClientSession ${inspect(this.toJSON(), options)}`;
+  }
+
+  /** What `JSON.stringify` writes. */
+  toJSON(): { hasEnded: boolean; inTransaction: boolean } {
+    return { hasEnded: this.hasEnded, inTransaction: this.inTransaction };
+  }
+
   /**
    * Starts a transaction when subscribed; nothing is sent until the first
    * operation in it. Prefer {@link RxClientSession.withTransaction}, which
@@ -73,6 +86,7 @@ export class RxClientSession implements SessionCarrier {
    * Motor: `start_transaction` (without the context manager); driver: `startTransaction`.
    */
   startTransaction(options?: TransactionOptions): Observable<void> {
+    checkArgument('startTransaction', TRANSACTION_OPTIONS, options);
     return fromSync(this.context, () => this.driver.startTransaction(options));
   }
 
@@ -96,6 +110,7 @@ export class RxClientSession implements SessionCarrier {
    * Motor: `end_session`.
    */
   endSession(options?: EndSessionOptions): Observable<void> {
+    checkArgument('endSession', END_SESSION_OPTIONS, options);
     return fromCall(this.context, () => this.driver.endSession(options));
   }
 
@@ -113,6 +128,8 @@ export class RxClientSession implements SessionCarrier {
    * Motor: `async with session.start_transaction()`; driver: `withTransaction`.
    */
   withTransaction<T>(fn: (session: RxClientSession) => Observable<T>, options?: TransactionOptions): Observable<T> {
+    checkArgument('withTransaction', CALLBACK, fn);
+    checkArgument('withTransaction', TRANSACTION_OPTIONS, options);
     return fromTransaction(this.context, this.driver, () => fn(this), options);
   }
 }

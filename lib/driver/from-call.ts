@@ -1,4 +1,5 @@
 import { Observable, observeOn, type MonoTypeOperatorFunction } from 'rxjs';
+import { getEventListeners } from 'node:events';
 import type { ClientContext } from './context';
 
 /** Options of {@link fromCall}. */
@@ -10,11 +11,16 @@ export interface FromCallOptions {
 /**
  * Bridge: one driver call → a cold, single-value Observable.
  *
- * Each subscriber runs `run` afresh. With `abortable: true`, each subscriber gets
- * its own `AbortController` whose signal `run` hands to the driver; it is
- * aborted on unsubscribe only while the result is still outstanding (as
- * RxJS's `fromFetch` does), so teardown after delivery cancels nothing.
- * Calls the driver cannot cancel just have their result ignored.
+ * Each subscriber runs `run` afresh. With `abortable`, `run` gets a signal
+ * to hand to the driver, aborted on unsubscribe only while the result is
+ * still outstanding (as RxJS's `fromFetch` does), so teardown after
+ * delivery cancels nothing. Calls the driver cannot cancel just have their
+ * result ignored.
+ *
+ * Signals come from a small pool rather than a new `AbortController` per
+ * call: a controller goes back once its call has settled unaborted with no
+ * listener left on it, so a new one is made only after a subscriber left
+ * early (or while more calls are in flight than ever before).
  */
 export function fromCall<R>(
   context: ClientContext,
@@ -23,11 +29,12 @@ export function fromCall<R>(
 ): Observable<R> {
   const source = new Observable<R>((subscriber) => {
     let pending: Promise<R>;
-    const controller = abortable ? new AbortController() : undefined;
+    const controller = abortable ? takeController() : undefined;
     try {
       context.assertOpen();
       pending = run(controller?.signal);
     } catch (err) {
+      if (controller) giveBack(controller);
       subscriber.error(err);
       return;
     }
@@ -35,11 +42,13 @@ export function fromCall<R>(
     pending.then(
       (value) => {
         outstanding = false;
+        if (controller) giveBack(controller);
         subscriber.next(value);
         subscriber.complete();
       },
       (err: unknown) => {
         outstanding = false;
+        if (controller) giveBack(controller);
         subscriber.error(err);
       },
     );
@@ -48,6 +57,26 @@ export function fromCall<R>(
     };
   });
   return source.pipe(deliverOn(context));
+}
+
+/** Controllers never aborted, with no listener on their signal. */
+const idleControllers: AbortController[] = [];
+/** Enough for the calls one process keeps in flight; more are made and dropped as needed. */
+const MAX_IDLE_CONTROLLERS = 64;
+
+function takeController(): AbortController {
+  return idleControllers.pop() ?? new AbortController();
+}
+
+/**
+ * Reuses a controller only when nothing can tell: never aborted, and no
+ * listener left behind by the driver (it removes its own once the call
+ * settles; one left would hear a later call's abort).
+ */
+function giveBack(controller: AbortController): void {
+  if (controller.signal.aborted || idleControllers.length >= MAX_IDLE_CONTROLLERS) return;
+  if (getEventListeners(controller.signal, 'abort').length > 0) return;
+  idleControllers.push(controller);
 }
 
 /**
@@ -72,7 +101,7 @@ export function fromSync<R>(context: ClientContext, run: () => R): Observable<R>
 }
 
 /** `observeOn(scheduler)` when the client has one, else nothing. */
-export function deliverOn<T>(context: ClientContext): MonoTypeOperatorFunction<T> {
+export function deliverOn<T>(context: Pick<ClientContext, 'scheduler'>): MonoTypeOperatorFunction<T> {
   const { scheduler } = context;
   return scheduler ? observeOn(scheduler) : identity;
 }

@@ -41,10 +41,28 @@ export function validateCollectionName(name: unknown): asserts name is string {
   }
 }
 
-/** A short description of a value's type for error messages. */
+/**
+ * A value as error messages name it: primitives by value (`NaN`, `42`,
+ * `"secondary"`, cut at 40 characters), objects by kind (`an array`,
+ * `a function`, `an instance of Foo`, `an object`).
+ */
 export function describe(value: unknown): string {
+  switch (typeof value) {
+    case 'string':
+      return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+    case 'number':
+    case 'boolean':
+    case 'undefined':
+      return String(value);
+    case 'bigint':
+      return `${value}n`;
+    case 'symbol':
+      return value.toString();
+    case 'function':
+      return 'a function';
+  }
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'object') return `an instance of ${value.constructor?.name ?? 'Object'}`;
-  return typeof value;
+  const name = (value as object).constructor?.name;
+  return name === undefined || name === 'Object' ? 'an object' : `an instance of ${name}`;
 }

@@ -134,6 +134,57 @@ describe('dashboard HTTP server', () => {
     expect((reply.json as { error: string }).error).toContain('Content-Type: application/json');
   });
 
+  it('listens on 127.0.0.1 unless told otherwise', () => {
+    expect((dashboard.server.address() as { address: string }).address).toBe('127.0.0.1');
+    expect(new URL(dashboard.url).hostname).toBe('127.0.0.1');
+  });
+
+  it.each([
+    ['another site (cross-origin POST)', { Origin: 'http://evil.example' }],
+    ['a sandboxed or file page (Origin: null)', { Origin: 'null' }],
+    ['the right host over another scheme', { Origin: 'https://127.0.0.1' }],
+  ])('refuses a step-down from %s with 403, before doing anything', async (_from, headers) => {
+    const reply = await httpRequest(url('/api/step-down'), {
+      method: 'POST',
+      headers: { ...headers, 'Content-Type': 'application/json' },
+      body: '{}',
+    });
+    expect(reply.status).toBe(403);
+    expect((reply.json as { error: string }).error).toMatch(/^refused: a POST from origin/);
+  });
+
+  it('refuses a request naming another host (DNS rebinding) with 403, reads included', async () => {
+    const port = new URL(dashboard.url).port;
+    for (const [method, path] of [
+      ['POST', '/api/step-down'],
+      ['GET', '/api/topology'],
+      ['GET', '/api/events'],
+    ]) {
+      const reply = await httpRequest(url(path), {
+        method,
+        headers: { Host: `rebound.evil.example:${port}`, Origin: `http://rebound.evil.example:${port}`, 'Content-Type': 'application/json' },
+        body: method === 'POST' ? '{}' : undefined,
+      });
+      expect([method, path, reply.status]).toEqual([method, path, 403]);
+      expect((reply.json as { error: string }).error).toBe(`refused: Host 'rebound.evil.example:${port}' is not this dashboard`);
+    }
+  });
+
+  it('lets its own page through: same-origin POST reaches the endpoint, localhost works too', async () => {
+    const { host, port } = new URL(dashboard.url);
+    // A form content type stops the request at the endpoint's own check (415), after the origin checks passed.
+    for (const origin of [`http://${host}`, `http://localhost:${port}`]) {
+      const reply = await httpRequest(url('/api/step-down'), {
+        method: 'POST',
+        headers: { Host: new URL(origin).host, Origin: origin, 'Content-Type': 'text/plain' },
+        body: 'x',
+      });
+      expect([origin, reply.status]).toEqual([origin, 415]);
+    }
+    const viaLocalhost = await httpRequest(url('/api/topology'), { headers: { Host: `localhost:${port}` } });
+    expect(viaLocalhost.status).toBe(200);
+  });
+
   it('serves the topology as JSON', async () => {
     const reply = await httpRequest(url('/api/topology'));
     expect(reply.status).toBe(200);

@@ -7,7 +7,7 @@
 import { MongoInvalidArgumentError, MongoParseError, MongoTransactionError } from 'mongodb';
 import { firstValueFrom, isObservable, lastValueFrom, type Observable } from 'rxjs';
 import { RxMongoClient } from '../../lib/client/client';
-import { ClientClosedError, ConfigurationError, InvalidNameError } from '../../lib/errors';
+import { ClientClosedError, ConfigurationError, DocumentTooLargeError, InvalidNameError } from '../../lib/errors';
 import { backend, uniqueDbName } from '../support/backend';
 import { monitoredClient, withDatabasePath, type Monitored } from './client-monitor';
 
@@ -31,6 +31,19 @@ function withOption(option: string): string {
 function withoutDatabase(): string {
   return withDatabasePath(backend().uri, '');
 }
+
+const MAX_BSON_OBJECT_SIZE = 16 * 1024 * 1024; // every server's maxBsonObjectSize
+
+/**
+ * `{ blob }` of `size` bytes as BSON once the driver adds `_id`: 4 (length)
+ * + 1 (type) + 5 ("blob\0") + 4 (string length) + n + 1 (NUL) + 1 (end) + 17 (`_id`).
+ */
+function documentOf(size: number): { blob: string } {
+  return { blob: 'x'.repeat(size - 33) };
+}
+
+/** Over the limit with or without an added `_id`. */
+const oversized = () => documentOf(MAX_BSON_OBJECT_SIZE + 1024);
 
 const db = (m: Monitored) => m.client.db('badinput');
 const coll = (m: Monitored) => db(m).collection('c');
@@ -78,7 +91,7 @@ const ROWS: Row[] = [
   {
     input: 'getDatabase(unknown option)',
     run: (m) => m.client.getDatabase('app', { readPreferences: 'secondary' } as never),
-    error: ConfigurationError,
+    error: TypeError,
     channel: 'throws',
   },
   { input: "getDatabase('app', 'secondary')", run: (m) => m.client.getDatabase('app', 'secondary' as never), error: TypeError, channel: 'throws' },
@@ -144,6 +157,69 @@ const ROWS: Row[] = [
     error: TypeError,
     channel: 'errors',
   },
+  // a missing write filter would mean "every document": refused, {} still means every document
+  { input: 'deleteMany(undefined)', run: (m) => coll(m).deleteMany(undefined), error: TypeError, channel: 'throws' },
+  { input: 'deleteMany(null)', run: (m) => coll(m).deleteMany(null as never), error: TypeError, channel: 'throws' },
+  { input: 'deleteOne()', run: (m) => coll(m).deleteOne(), error: TypeError, channel: 'throws' },
+  { input: 'updateMany(undefined, …)', run: (m) => coll(m).updateMany(undefined as never, { $set: { a: 1 } }), error: TypeError, channel: 'throws' },
+  { input: 'updateOne(null, …)', run: (m) => coll(m).updateOne(null as never, { $set: { a: 1 } }), error: TypeError, channel: 'throws' },
+  { input: 'replaceOne(undefined, …)', run: (m) => coll(m).replaceOne(undefined as never, { a: 1 }), error: TypeError, channel: 'throws' },
+  { input: 'findOneAndDelete(undefined)', run: (m) => coll(m).findOneAndDelete(undefined as never), error: TypeError, channel: 'throws' },
+  { input: 'findOneAndUpdate(null, …)', run: (m) => coll(m).findOneAndUpdate(null as never, { $set: { a: 1 } }), error: TypeError, channel: 'throws' },
+  { input: 'findOneAndReplace(undefined, …)', run: (m) => coll(m).findOneAndReplace(undefined as never, { a: 1 }), error: TypeError, channel: 'throws' },
+  {
+    input: 'bulkWrite([{ deleteMany: {} }])',
+    run: (m) => coll(m).bulkWrite([{ deleteMany: {} as never }]),
+    error: TypeError,
+    channel: 'throws',
+  },
+  {
+    input: 'bulkWrite([{ updateMany: { update } }])',
+    run: (m) => coll(m).bulkWrite([{ updateMany: { filter: undefined as never, update: { $set: { a: 1 } } } }]),
+    error: TypeError,
+    channel: 'throws',
+  },
+  {
+    input: "client.bulkWrite([{ name: 'deleteMany' }])",
+    run: (m) => m.client.bulkWrite([{ name: 'deleteMany', namespace: 'badinput.c' } as never]),
+    error: TypeError,
+    channel: 'throws',
+  },
+  // documents that are not documents
+  { input: 'insertOne(null)', run: (m) => coll(m).insertOne(null as never), error: TypeError, channel: 'throws' },
+  { input: 'insertOne(42)', run: (m) => coll(m).insertOne(42 as never), error: TypeError, channel: 'throws' },
+  { input: 'insertMany([{…}, null])', run: (m) => coll(m).insertMany([{ a: 1 }, null as never]), error: TypeError, channel: 'throws' },
+  { input: 'insertMany({…})', run: (m) => coll(m).insertMany({ a: 1 } as never), error: TypeError, channel: 'throws' },
+  { input: 'replaceOne({}, null)', run: (m) => coll(m).replaceOne({}, null as never), error: TypeError, channel: 'throws' },
+  { input: "aggregate('$match')", run: (m) => coll(m).aggregate('$match' as never), error: TypeError, channel: 'throws' },
+  { input: 'command({})', run: (m) => db(m).command({}), error: TypeError, channel: 'throws' },
+  { input: 'command(null)', run: (m) => db(m).command(null as never), error: TypeError, channel: 'throws' },
+  { input: 'withSession(42)', run: (m) => m.client.withSession(42 as never), error: TypeError, channel: 'throws' },
+  { input: 'withTransaction(42)', run: (m) => m.client.withSession((s) => s.withTransaction(42 as never)), error: TypeError, channel: 'errors' },
+  // option typos and values the driver would misread
+  { input: 'find({}, { lmit: 1 })', run: (m) => coll(m).find({}, { lmit: 1 } as never), error: TypeError, channel: 'throws' },
+  { input: 'findOne({}, { projecton })', run: (m) => coll(m).findOne({}, { projecton: { a: 1 } } as never), error: TypeError, channel: 'throws' },
+  { input: 'insertOne(…, { writeconcern })', run: (m) => coll(m).insertOne({ a: 1 }, { writeconcern: { w: 1 } } as never), error: TypeError, channel: 'throws' },
+  { input: 'deleteMany({}, { colation })', run: (m) => coll(m).deleteMany({}, { colation: { locale: 'fr' } } as never), error: TypeError, channel: 'throws' },
+  { input: 'command(…, { readPrefrence })', run: (m) => db(m).command({ ping: 1 }, { readPrefrence: 'primary' } as never), error: TypeError, channel: 'throws' },
+  { input: "collection('c', { readConcernLevel })", run: (m) => db(m).collection('c', { readConcernLevel: 'majority' } as never), error: TypeError, channel: 'throws' },
+  { input: 'withOptions({ w: 1 })', run: (m) => coll(m).withOptions({ w: 1 } as never), error: TypeError, channel: 'throws' },
+  { input: 'listDatabases({ nameonly })', run: (m) => m.client.listDatabases({ nameonly: true } as never), error: TypeError, channel: 'throws' },
+  { input: 'startSession({ causalConsistancy })', run: (m) => m.client.startSession({ causalConsistancy: true } as never), error: TypeError, channel: 'throws' },
+  { input: "find({}, { batchSize: '10' })", run: (m) => coll(m).find({}, { batchSize: '10' as never }), error: TypeError, channel: 'throws' },
+  { input: 'find({}, { limit: NaN })', run: (m) => coll(m).find({}, { limit: NaN }), error: RangeError, channel: 'throws' },
+  { input: 'find({}, { skip: -1 })', run: (m) => coll(m).find({}, { skip: -1 }), error: RangeError, channel: 'throws' },
+  { input: "findOne({}, { maxTimeMS: '5' })", run: (m) => coll(m).findOne({}, { maxTimeMS: '5' as never }), error: TypeError, channel: 'throws' },
+  // over the server's document size limit: errors the Observable, nothing sent
+  { input: 'insertOne(over 16 MiB)', run: (m) => coll(m).insertOne(oversized()), error: DocumentTooLargeError, channel: 'errors' },
+  { input: 'insertMany([…, over 16 MiB])', run: (m) => coll(m).insertMany([{ a: 1 }, oversized()]), error: DocumentTooLargeError, channel: 'errors' },
+  { input: 'replaceOne({}, over 16 MiB)', run: (m) => coll(m).replaceOne({}, oversized()), error: DocumentTooLargeError, channel: 'errors' },
+  {
+    input: 'bulkWrite([{ insertOne: over 16 MiB }])',
+    run: (m) => coll(m).bulkWrite([{ insertOne: { document: oversized() } }]),
+    error: DocumentTooLargeError,
+    channel: 'errors',
+  },
   // use after close, on another client
   {
     input: 'db() after close',
@@ -193,6 +269,66 @@ describe('bad inputs', () => {
     expect(m.names()).toEqual([]);
     // the client is still usable
     await expect(firstValueFrom(m.client.db(uniqueDbName('usable')).command({ ping: 1 }))).resolves.toMatchObject({ ok: 1 });
+  });
+
+  it('names the argument and the value, and for an unknown option the known ones', () => {
+    const message = (run: () => unknown): string => {
+      try {
+        run();
+      } catch (err) {
+        return (err as Error).message;
+      }
+      throw new Error('did not throw');
+    };
+    expect(message(() => coll(m).deleteMany(undefined))).toBe(
+      'deleteMany(filter): a write needs a filter document ({} matches every document), got undefined',
+    );
+    expect(message(() => coll(m).insertMany([{ a: 1 }, null as never]))).toBe(
+      'insertMany(documents): documents[1] must be a document (a plain object), got null',
+    );
+    expect(message(() => coll(m).insertOne(42 as never))).toBe('insertOne(document): the document must be a document (a plain object), got 42');
+    expect(message(() => db(m).command({}))).toBe(
+      'command(command): the command document is empty; its first key names the command, e.g. { ping: 1 }',
+    );
+    expect(message(() => m.client.withSession(42 as never))).toBe('withSession(fn): expected a function returning an Observable, got 42');
+    expect(message(() => coll(m).find({}, { limit: NaN }))).toBe('find(options): options.limit must be an integer, got NaN');
+    expect(message(() => coll(m).find({}, { batchSize: '10' as never }))).toBe(
+      'find(options): options.batchSize must be a non-negative integer, got "10"',
+    );
+    const typo = message(() => coll(m).find({}, { lmit: 1 } as never));
+    expect(typo).toMatch(/^find\(options\): unknown option 'lmit' \(did you mean 'limit'\?\); known options: allowDiskUse, /);
+    for (const known of ['batchSize', 'projection', 'sort', 'session', 'signal', 'timeoutMS']) expect(typo).toContain(known);
+  });
+
+  it('an over-16 MiB document errors with its size and the server limit', async () => {
+    const error = await lastValueFrom(coll(m).insertOne(documentOf(MAX_BSON_OBJECT_SIZE + 1))).catch((err: unknown) => err);
+    expect(error).toBeInstanceOf(DocumentTooLargeError);
+    expect(error).toMatchObject({ argument: 'insertOne(document): the document', size: 16 * 1024 * 1024 + 1, limit: 16 * 1024 * 1024 });
+    expect((error as Error).message).toBe(
+      "insertOne(document): the document is 16777217 bytes as BSON, over the server's limit of 16777216 bytes (maxBsonObjectSize)",
+    );
+  });
+
+  it('a document exactly at the limit is sent', async () => {
+    const name = uniqueDbName('badinput');
+    const atLimit = documentOf(MAX_BSON_OBJECT_SIZE);
+    const collection = m.client.db(name).collection('big');
+    try {
+      await expect(lastValueFrom(collection.insertOne(atLimit))).resolves.toMatchObject({ acknowledged: true });
+    } finally {
+      await lastValueFrom(m.client.dropDatabase(name));
+    }
+  });
+
+  it('{} as a write filter still means every document', async () => {
+    const name = uniqueDbName('badinput');
+    const collection = m.client.db(name).collection('c');
+    try {
+      await lastValueFrom(collection.insertMany([{ a: 1 }, { a: 2 }]));
+      await expect(lastValueFrom(collection.deleteMany({}))).resolves.toMatchObject({ deletedCount: 2 });
+    } finally {
+      await lastValueFrom(m.client.dropDatabase(name));
+    }
   });
 
   it('closing twice completes without an error', async () => {

@@ -4,7 +4,7 @@
  * checked for: nothing sent before subscribe, a new run per subscribe, release
  * on unsubscribe, errors in the error channel.
  */
-import { MongoServerError, type Document } from 'mongodb';
+import { MongoServerError, type Document, type ObjectId } from 'mongodb';
 import { firstValueFrom, lastValueFrom, NEVER, of, Subject, take, throwError, toArray, VirtualTimeScheduler } from 'rxjs';
 import { RxMongoClient } from '../../lib/client/client';
 import { RxDatabase } from '../../lib/client/database';
@@ -321,14 +321,13 @@ describe('HOST and PORT', () => {
 });
 
 describe('close()', () => {
-  it('is cold, then makes every operation error with ClientClosedError; closing twice is fine', async () => {
+  it('acts at the call, then makes every operation error with ClientClosedError; closing twice is fine', async () => {
     const coll = client.db(uniqueDbName('close')).collection('c');
     await firstValueFrom(coll.insertOne({ a: 1 }));
     const before$ = coll.find();
-    const close$ = client.close();
-    expect(client.closed).toBe(false);
-    await expect(firstValueFrom(close$)).resolves.toBeUndefined();
+    const closing = client.close();
     expect(client.closed).toBe(true);
+    await expect(closing).resolves.toBeUndefined();
     await expect(firstValueFrom(before$)).rejects.toBeInstanceOf(ClientClosedError);
     await expect(firstValueFrom(coll.insertOne({ a: 2 }))).rejects.toBeInstanceOf(ClientClosedError);
     await expect(firstValueFrom(client.serverInfo())).rejects.toBeInstanceOf(ClientClosedError);
@@ -338,9 +337,16 @@ describe('close()', () => {
     await expect(firstValueFrom(client.close())).resolves.toBeUndefined();
   });
 
-  it('ends the server sessions it used (endSessions)', async () => {
+  it('await client.close() closes the driver client (its server sessions ended), nothing subscribed', async () => {
     await firstValueFrom(client.db(uniqueDbName('close')).collection('c').insertOne({ a: 1 }));
-    await firstValueFrom(client.close());
+    await client.close();
+    expect(m.commands('endSessions')).toHaveLength(1);
+  });
+
+  it('ends the server sessions it used (endSessions), once however often it is observed', async () => {
+    await firstValueFrom(client.db(uniqueDbName('close')).collection('c').insertOne({ a: 1 }));
+    const closing = client.close();
+    await Promise.all([firstValueFrom(closing), lastValueFrom(closing), closing]);
     expect(m.commands('endSessions')).toHaveLength(1);
   });
 
@@ -351,6 +357,34 @@ describe('close()', () => {
     });
     await Promise.all([firstValueFrom(client.close()), firstValueFrom(client.close())]);
     expect(ran).toBe(1);
+  });
+});
+
+describe('connect()', () => {
+  it('connects at the call and resolves with the client', async () => {
+    let opened = 0;
+    client.driver.on('topologyOpening', () => (opened += 1));
+    const connecting = client.connect();
+    expect(opened).toBe(1);
+    await expect(connecting).resolves.toBe(client);
+    await expect(firstValueFrom(connecting)).resolves.toBe(client);
+    await expect(firstValueFrom(client.serverInfo())).resolves.toMatchObject({ ok: 1 });
+    expect(opened).toBe(1);
+  });
+});
+
+describe('cold Observables', () => {
+  it('run again on every subscribe: a second subscribe to one insertOne(doc) inserts again (E11000, the driver set doc._id)', async () => {
+    const coll = client.db(uniqueDbName('cold')).collection<{ a: number }>('c');
+    const doc: { _id?: ObjectId; a: number } = { a: 1 };
+    const insert$ = coll.insertOne(doc);
+    expect(doc._id).toBeUndefined();
+    const first = await firstValueFrom(insert$);
+    expect(doc._id).toEqual(first.insertedId);
+    const again = await firstValueFrom(insert$).catch((err: unknown) => err);
+    expect(again).toBeInstanceOf(MongoServerError);
+    expect((again as MongoServerError).code).toBe(11000);
+    expect(m.commands('insert')).toHaveLength(2);
   });
 });
 

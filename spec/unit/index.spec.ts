@@ -36,11 +36,13 @@ describe('lib/index.ts', () => {
   it('exports the public classes and no internals', () => {
     expect(Object.keys(rxmongo).sort()).toEqual(
       [
+        'Awaitable',
         'CheckpointCorruptError',
         'CheckpointInUseError',
         'ClientClosedError',
         'CollectionCheckpointStore',
         'ConfigurationError',
+        'DocumentTooLargeError',
         'FileCheckpointStore',
         'InvalidNameError',
         'InvalidOperationError',
@@ -53,6 +55,7 @@ describe('lib/index.ts', () => {
         'RxMongoError',
         'SubscriberOverflowError',
         'fromDriverCursor',
+        'redactConnectionString',
       ].sort(),
     );
   });

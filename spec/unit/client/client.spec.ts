@@ -1,5 +1,6 @@
-import { MongoParseError, ReadPreference } from 'mongodb';
-import { firstValueFrom, lastValueFrom, queueScheduler } from 'rxjs';
+import { inspect } from 'node:util';
+import { MongoParseError, MongoServerSelectionError, ReadPreference } from 'mongodb';
+import { firstValueFrom, lastValueFrom, map, queueScheduler } from 'rxjs';
 import { RxMongoClient, uriDatabaseName } from '../../../lib/client/client';
 import { RxDatabase } from '../../../lib/client/database';
 import { ClientClosedError, ConfigurationError, InvalidNameError } from '../../../lib/errors';
@@ -69,9 +70,13 @@ describe('RxMongoClient (no server)', () => {
     expect(db.writeConcern?.w).toBe('majority');
   });
 
-  it('getDatabase refuses unknown options with ConfigurationError', () => {
+  it('getDatabase refuses unknown options with a TypeError naming the key and the known ones', () => {
     const client = make(NOWHERE);
-    expect(() => client.getDatabase('app', { readPreferences: 'secondary' } as never)).toThrow(ConfigurationError);
+    expect(() => client.getDatabase('app', { readPreferences: 'secondary' } as never)).toThrow(
+      new TypeError(
+        "getDatabase(options): unknown option 'readPreferences' (did you mean 'readPreference'?); known options: bsonOptions, readConcern, readPreference, writeConcern",
+      ),
+    );
   });
 
   it('getDefaultDatabase prefers the URI database, then the default, then fails', () => {
@@ -103,10 +108,100 @@ describe('RxMongoClient (no server)', () => {
     await expect(firstValueFrom(client.close())).resolves.toBeUndefined();
   });
 
-  it('close() is cold: nothing closes before subscribe', () => {
+  it('close() closes at the call, once, whether awaited, subscribed twice or ignored', async () => {
     const client = make(NOWHERE);
-    client.close();
-    expect(client.closed).toBe(false);
+    let teardowns = 0;
+    client.context.onClose(() => {
+      teardowns += 1;
+    });
+    const closing = client.close();
+    expect(client.closed).toBe(true);
+    await expect(closing).resolves.toBeUndefined();
+    await expect(firstValueFrom(closing)).resolves.toBeUndefined();
+    await expect(lastValueFrom(closing.pipe(map(() => 'closed')))).resolves.toBe('closed');
+    expect(teardowns).toBe(1);
+  });
+
+  it('connect() acts at the call: rejects with the driver error when no server answers, and after close with ClientClosedError', async () => {
+    const client = make(NOWHERE);
+    const connecting = client.connect();
+    await expect(connecting).rejects.toBeInstanceOf(MongoServerSelectionError);
+    // One outcome for every observer: subscribing does not connect again.
+    await expect(firstValueFrom(connecting)).rejects.toBeInstanceOf(MongoServerSelectionError);
+    await client.close();
+    await expect(client.connect()).rejects.toBeInstanceOf(ClientClosedError);
+  });
+
+  it('an unobserved failing connect() is not an unhandled rejection', async () => {
+    const unhandled: unknown[] = [];
+    const listener = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', listener);
+    try {
+      make(NOWHERE).connect();
+      await new Promise((resolve) => setTimeout(resolve, 600));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', listener);
+    }
+  });
+});
+
+describe('RxMongoClient secrets', () => {
+  const URI = 'mongodb://alice:s3cr3t-pw@127.0.0.1:9/app?authSource=admin&serverSelectionTimeoutMS=200';
+  let client: RxMongoClient;
+  beforeEach(() => {
+    client = new RxMongoClient(URI);
+  });
+  afterEach(async () => {
+    await client.close();
+  });
+
+  it('keeps no field holding the connection string', () => {
+    for (const value of Object.values(client)) {
+      expect(typeof value === 'string' && value.includes('s3cr3t-pw')).toBe(false);
+    }
+    expect(Object.keys(client)).not.toContain('uri');
+  });
+
+  it('shows a redacted connection string in util.inspect and JSON.stringify, at any depth', () => {
+    for (const shown of [inspect(client), inspect(client, { depth: 10, showHidden: true }), inspect({ nested: [client] }, { depth: 10 })]) {
+      expect(shown).not.toContain('s3cr3t-pw');
+      expect(shown).toContain('mongodb://alice:****@127.0.0.1:9/app');
+    }
+    expect(JSON.parse(JSON.stringify(client))).toEqual({
+      uri: 'mongodb://alice:****@127.0.0.1:9/app?authSource=admin&serverSelectionTimeoutMS=200',
+      closed: false,
+    });
+  });
+
+  it('keeps the password out of what its databases, collections and sessions show', async () => {
+    const db = client.db('app');
+    const collection = db.collection('users');
+    const session = await firstValueFrom(client.startSession());
+    for (const value of [db, collection, session]) {
+      expect(inspect(value, { depth: 10 })).not.toContain('s3cr3t-pw');
+      expect(JSON.stringify(value)).not.toContain('s3cr3t-pw');
+    }
+    expect(inspect(collection)).toBe("RxCollection { namespace: 'app.users' }");
+    expect(JSON.stringify(db)).toBe('{"name":"app"}');
+    await firstValueFrom(session.endSession());
+  });
+
+  it('still finds the database named in the connection string', () => {
+    expect(client.getDefaultDatabase().name).toBe('app');
+  });
+
+  it('keeps the password out of its own error messages', async () => {
+    const error = await client
+      .connect()
+      .then(() => undefined, (err: unknown) => err);
+    expect(inspect(error)).not.toContain('s3cr3t-pw');
+    expect(() => new RxMongoClient('mongodb://alice:s3cr3t-pw@')).toThrow(ConfigurationError);
+    try {
+      new RxMongoClient('mongodb://alice:s3cr3t-pw@');
+    } catch (err) {
+      expect(inspect(err)).not.toContain('s3cr3t-pw');
+    }
   });
 });
 

@@ -2,17 +2,10 @@ import { Collection, Db, type ClientSession } from 'mongodb';
 import { firstValueFrom, lastValueFrom, toArray, type Observable } from 'rxjs';
 import { COLLECTION_MEMBERS } from '../../../lib/client/collection';
 import { DATABASE_MEMBERS } from '../../../lib/client/database';
-import { InvalidNameError } from '../../../lib/errors';
+import { DocumentTooLargeError, InvalidNameError } from '../../../lib/errors';
 import type { ClientContext } from '../../../lib/driver/context';
-import {
-  abortableCall,
-  CALL,
-  collectionResult,
-  CURSOR,
-  installMembers,
-  namedCall,
-  PROPERTY,
-} from '../../../lib/client/members';
+import { abortableCall, call, CALL, collectionResult, CURSOR, installMembers, PROPERTY } from '../../../lib/client/members';
+import { ANY, DOCUMENT, DOCUMENTS, FILTER, NAME, options } from '../../../lib/client/arguments';
 import { unwrapSessions, withSignal } from '../../../lib/driver/sessions';
 import { RxClientSession } from '../../../lib/client/session';
 import { Deferred, fakeContext, FakeCursor, settle } from '../driver/fakes';
@@ -37,6 +30,18 @@ class FakeDriverObject {
     this.calls.push({ name: 'scan', args });
     return new FakeCursor([[1, 2], [3]]).asCursor();
   }
+  async remove(...args: unknown[]): Promise<string> {
+    this.calls.push({ name: 'remove', args });
+    return 'removed';
+  }
+  async put(...args: unknown[]): Promise<string> {
+    this.calls.push({ name: 'put', args });
+    return 'put';
+  }
+  async putMany(...args: unknown[]): Promise<string> {
+    this.calls.push({ name: 'putMany', args });
+    return 'put';
+  }
   async rename(...args: unknown[]): Promise<unknown> {
     this.calls.push({ name: 'rename', args });
     return { renamedTo: args[0] };
@@ -52,10 +57,13 @@ class Host {
 const TABLE = {
   label: PROPERTY,
   insert: CALL,
-  lookup: abortableCall(1),
+  lookup: abortableCall(ANY, options('projection', 'signal', 'batchSize')),
   scan: CURSOR,
-  rename: collectionResult(0),
-  drop: namedCall(0),
+  remove: call(FILTER, options('ordered')),
+  put: call(DOCUMENT),
+  putMany: call(DOCUMENTS),
+  rename: collectionResult(NAME),
+  drop: call(NAME),
 } as const;
 installMembers(Host.prototype, TABLE, (_host, collection) => ({ adopted: collection }) as never);
 
@@ -64,13 +72,16 @@ type Installed = Host & {
   insert(...args: unknown[]): Observable<string>;
   lookup(...args: unknown[]): Observable<string>;
   scan(...args: unknown[]): Observable<number>;
+  remove(...args: unknown[]): Observable<string>;
+  put(...args: unknown[]): Observable<string>;
+  putMany(...args: unknown[]): Observable<string>;
   rename(...args: unknown[]): Observable<unknown>;
   drop(...args: unknown[]): Observable<unknown>;
 };
 
-function host(): { host: Installed; driver: FakeDriverObject } {
+function host(maxBsonObjectSize?: number): { host: Installed; driver: FakeDriverObject } {
   const driver = new FakeDriverObject();
-  return { host: new Host(driver, fakeContext().context) as Installed, driver };
+  return { host: new Host(driver, fakeContext(undefined, { maxBsonObjectSize }).context) as Installed, driver };
 }
 
 describe('installMembers', () => {
@@ -141,6 +152,66 @@ describe('installMembers', () => {
     expect(() => h.drop('')).toThrow(InvalidNameError);
     expect(() => h.drop(7)).toThrow(TypeError);
     expect(driver.calls).toEqual([]);
+  });
+
+  it('refuses a missing or non-document write filter at the call; {} still means every document', async () => {
+    const { host: h, driver } = host();
+    for (const filter of [undefined, null, 42, 'a', [{}]]) {
+      expect(() => h.remove(filter)).toThrow(TypeError);
+    }
+    expect(() => h.remove()).toThrow(/remove\(filter\): a write needs a filter document \(\{\} matches every document\), got undefined/);
+    expect(driver.calls).toEqual([]);
+    await expect(firstValueFrom(h.remove({}))).resolves.toBe('removed');
+  });
+
+  it('refuses an unknown option at the call, naming it, a near match and the known ones', () => {
+    const { host: h, driver } = host();
+    expect(() => h.remove({}, { orderd: true })).toThrow(
+      "remove(options): unknown option 'orderd' (did you mean 'ordered'?); known options: ordered",
+    );
+    expect(() => h.remove({}, 'ordered')).toThrow('remove(options): options must be an object, got "ordered"');
+    expect(() => h.remove({}, null)).toThrow(TypeError);
+    expect(driver.calls).toEqual([]);
+  });
+
+  it('checks numeric options: a string is a TypeError, NaN or a negative count a RangeError that says so', () => {
+    const { host: h } = host();
+    expect(() => h.lookup({}, { batchSize: '10' })).toThrow(new TypeError('lookup(options): options.batchSize must be a non-negative integer, got "10"'));
+    expect(() => h.lookup({}, { batchSize: NaN })).toThrow(new RangeError('lookup(options): options.batchSize must be a non-negative integer, got NaN'));
+    expect(() => h.lookup({}, { batchSize: -1 })).toThrow(RangeError);
+    expect(() => h.lookup({}, { batchSize: 1.5 })).toThrow(RangeError);
+  });
+
+  it('refuses documents that are not plain objects, naming the one at fault', () => {
+    const { host: h, driver } = host();
+    expect(() => h.put(null)).toThrow('put(document): the document must be a document (a plain object), got null');
+    expect(() => h.put(42)).toThrow('put(document): the document must be a document (a plain object), got 42');
+    expect(() => h.put([{}])).toThrow(TypeError);
+    expect(() => h.putMany([{ a: 1 }, null])).toThrow('putMany(documents): documents[1] must be a document (a plain object), got null');
+    expect(() => h.putMany({ a: 1 })).toThrow(TypeError);
+    expect(driver.calls).toEqual([]);
+  });
+
+  it('errors the Observable, nothing sent, for a document over the server limit, with its size and the limit', async () => {
+    const { host: h, driver } = host(1024);
+    const big = { _id: 1, blob: 'x'.repeat(2000) };
+    const put$ = h.put(big);
+    const error = await firstValueFrom(put$).catch((err: unknown) => err);
+    expect(error).toBeInstanceOf(DocumentTooLargeError);
+    expect(error).toMatchObject({ argument: 'put(document): the document', limit: 1024 });
+    expect((error as DocumentTooLargeError).size).toBeGreaterThan(2000);
+    expect((error as Error).message).toContain('over the server\'s limit of 1024 bytes');
+    await expect(firstValueFrom(h.putMany([{ a: 1 }, big]))).rejects.toMatchObject({ argument: 'putMany(documents): documents[1]' });
+    expect(driver.calls).toEqual([]);
+    await expect(firstValueFrom(h.put({ small: true }))).resolves.toBe('put');
+  });
+
+  it('counts the _id the driver adds to an insert against the limit', async () => {
+    const { host: h } = host(100);
+    // 5 + (1 + 2 + 4 + 77 + 1) = 90 bytes; with the added _id (17) 107.
+    const doc = { s: 'y'.repeat(76) };
+    await expect(firstValueFrom(h.put({ ...doc, _id: 1 }))).resolves.toBe('put');
+    await expect(firstValueFrom(h.put(doc))).rejects.toBeInstanceOf(DocumentTooLargeError);
   });
 
   it('swaps an RxClientSession option for its driver session without touching the caller object', async () => {

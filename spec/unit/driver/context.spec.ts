@@ -58,3 +58,37 @@ describe('ClientContext', () => {
     expect(ran).toBe(true);
   });
 });
+
+describe('ClientContext and the driver topology', () => {
+  it('drops a topology the driver closed after a failed first connection, so the next operation connects afresh', () => {
+    const { driver } = fakeContext();
+    const dead = { isConnected: () => false };
+    driver.topology = dead as never;
+    driver.emit('topologyClosed', {});
+    expect(driver.topology).toBeUndefined();
+  });
+
+  it('leaves a connected topology alone, and stops listening once closed', async () => {
+    const { context, driver } = fakeContext();
+    const live = { isConnected: () => true };
+    driver.topology = live as never;
+    driver.emit('topologyClosed', {});
+    expect(driver.topology).toBe(live);
+    await context.close();
+    expect(driver.listenerCount('topologyClosed')).toBe(0);
+  });
+
+  it('reads maxBsonObjectSize from a known server, else 16 MiB', () => {
+    expect(fakeContext().context.maxBsonObjectSize).toBe(16 * 1024 * 1024);
+    expect(fakeContext(undefined, { maxBsonObjectSize: 4096 }).context.maxBsonObjectSize).toBe(4096);
+  });
+
+  it('connect() connects the driver, and refuses after close', async () => {
+    const { context, driver } = fakeContext();
+    await context.connect();
+    expect(driver.connectCalls).toBe(1);
+    await context.close();
+    await expect(context.connect()).rejects.toBeInstanceOf(ClientClosedError);
+    expect(driver.connectCalls).toBe(1);
+  });
+});

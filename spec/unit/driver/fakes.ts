@@ -2,6 +2,7 @@
  * Fakes for the bridge and mapping unit specs: just enough of the driver's
  * cursor, session and client for the code under test, with counters.
  */
+import { EventEmitter } from 'node:events';
 import type { AbstractCursor, ClientSession, MongoClient } from 'mongodb';
 import type { SchedulerLike } from 'rxjs';
 import { ClientContext } from '../../../lib/driver/context';
@@ -19,15 +20,39 @@ export class Deferred<T = void> {
 /** Lets every queued promise continuation run. */
 export const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-export class FakeDriverClient {
+/**
+ * The driver client as the context sees it: events, `connect`/`close`
+ * counters, and a topology whose servers report `maxBsonObjectSize`.
+ */
+export class FakeDriverClient extends EventEmitter {
   closeCalls = 0;
+  connectCalls = 0;
+  connectError: Error | undefined;
+  topology: { description: { servers: Map<string, { maxBsonObjectSize: number | null }> } } | undefined;
+
+  constructor(maxBsonObjectSize?: number) {
+    super();
+    if (maxBsonObjectSize !== undefined) {
+      this.topology = { description: { servers: new Map([['127.0.0.1:1', { maxBsonObjectSize }]]) } };
+    }
+  }
+
+  async connect(): Promise<this> {
+    this.connectCalls += 1;
+    if (this.connectError) throw this.connectError;
+    return this;
+  }
+
   async close(): Promise<void> {
     this.closeCalls += 1;
   }
 }
 
-export function fakeContext(scheduler?: SchedulerLike): { context: ClientContext; driver: FakeDriverClient } {
-  const driver = new FakeDriverClient();
+export function fakeContext(
+  scheduler?: SchedulerLike,
+  options: { maxBsonObjectSize?: number } = {},
+): { context: ClientContext; driver: FakeDriverClient } {
+  const driver = new FakeDriverClient(options.maxBsonObjectSize);
   return { context: new ClientContext(driver as unknown as MongoClient, scheduler), driver };
 }
 

@@ -129,3 +129,38 @@ describe('fromSync', () => {
     await expect(firstValueFrom(fromSync(context, () => 1))).rejects.toBeInstanceOf(ClientClosedError);
   });
 });
+
+describe('fromCall signals', () => {
+  it('reuses the signal of a call that settled unaborted with no listener left', async () => {
+    const { context } = fakeContext();
+    const signals: (AbortSignal | undefined)[] = [];
+    const call$ = fromCall(context, async (s) => signals.push(s), { abortable: true });
+    await lastValueFrom(call$);
+    await lastValueFrom(call$);
+    expect(signals[0]).toBeInstanceOf(AbortSignal);
+    expect(signals[1]).toBe(signals[0]);
+  });
+
+  it('never reuses an aborted signal or one a listener still holds', async () => {
+    const { context } = fakeContext();
+    const seen: AbortSignal[] = [];
+    const pending = new Deferred<number>();
+    const abandoned = fromCall(context, (s) => (seen.push(s!), pending.promise), { abortable: true }).subscribe();
+    abandoned.unsubscribe();
+    pending.reject(seen[0].reason);
+    await settle();
+    const leaky$ = fromCall(
+      context,
+      async (s) => {
+        seen.push(s!);
+        s!.addEventListener('abort', () => {});
+      },
+      { abortable: true },
+    );
+    await lastValueFrom(leaky$);
+    await lastValueFrom(fromCall(context, async (s) => seen.push(s!), { abortable: true }));
+    expect(seen[0].aborted).toBe(true);
+    expect(new Set(seen).size).toBe(3);
+    expect(seen[2].aborted).toBe(false);
+  });
+});
