@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
-export const ROOT = join(__dirname, '..', '..');
+const ROOT = join(__dirname, '..', '..');
 
 export interface Child {
   process: ChildProcess;

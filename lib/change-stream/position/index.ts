@@ -10,7 +10,6 @@ import { LeaseKeeper } from './lease';
 import { SaveSchedule } from './schedule';
 import { AcknowledgedTokens, sameToken } from './tokens';
 
-export { sameToken } from './tokens';
 export { Stopped } from './calls';
 
 /** @internal */
