@@ -17,7 +17,11 @@ export {
   type ChangeStreamStatus,
   type ChangeHandler,
   type CheckpointOptions,
+  type CheckpointStart,
+  type CloseReason,
   type ConsumeOptions,
+  type LeaseOptions,
+  type StoreOperation,
   type HistoryLostInfo,
   type HistoryLostPolicy,
   type RetryOptions,
@@ -29,6 +33,10 @@ export {
   CollectionCheckpointStore,
   type CheckpointStore,
   type CheckpointDocument,
+  type Lease,
+  type LeaseInfo,
+  type AcquireOptions,
+  type SaveOptions,
 } from './checkpoint';
 export {
   RxMongoError,
@@ -40,4 +48,6 @@ export {
   CheckpointInUseError,
   CheckpointCorruptError,
   DocumentTooLargeError,
+  CheckpointLeaseLostError,
+  CheckpointTimeoutError,
 } from './errors';
