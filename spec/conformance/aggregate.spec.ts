@@ -124,6 +124,31 @@ describe('$currentOp', () => {
     expect(await idle()).toEqual([]);
   });
 
+  it("reports a cursor whose getMore is waiting as that getMore, not as idle; idle again once it answers", async () => {
+    const coll = await fresh([]);
+    const ns = `${scratch.db.databaseName}.${coll.collectionName}`;
+    const stream = coll.watch([], { maxAwaitTimeMS: 1500 });
+    try {
+      expect(await stream.tryNext()).toBeNull();
+      const current = () => scratch.client.db('admin').aggregate([
+        { $currentOp: { idleCursors: true } },
+        { $match: { ns } },
+      ]).toArray();
+      expect((await current()).map((op) => op.type)).toEqual(['idleCursor']);
+      const waiting = stream.tryNext();
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const during = await current();
+      expect(during).toHaveLength(1);
+      expect(during[0]).toMatchObject({ type: 'op', op: 'getmore', cursor: { tailable: true, awaitData: true } });
+      expect(await waiting).toBeNull();
+      const after = await current();
+      expect(after).toHaveLength(1);
+      expect(after[0].type).toBe('idleCursor');
+    } finally {
+      await stream.close();
+    }
+  });
+
   it('must run on admin with {aggregate: 1}', async () => {
     const err = await serverError(scratch.db.aggregate([{ $currentOp: {} }]).toArray());
     expect(err.code).toBe(73);

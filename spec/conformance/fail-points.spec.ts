@@ -175,3 +175,144 @@ describeWith(['failCommand'], 'failCommand fail points', () => {
     expect(await collection.countDocuments()).toBe(1);
   });
 });
+
+describeWith(['failCommand'], 'failGetMoreAfterCursorCheckout', () => {
+  const app = `getmore-fp-spec-${process.pid}`;
+  let admin: MongoClient;
+  let client: MongoClient;
+  let aggregates: CommandStartedEvent[];
+  const dbName = uniqueDbName('fpgm');
+
+  const configure = (mode: unknown, data: Document = {}) =>
+    admin.db('admin').command({ configureFailPoint: 'failGetMoreAfterCursorCheckout', mode, data: { appName: app, ...data } });
+
+  beforeAll(async () => {
+    admin = driverClient();
+    client = driverClient({ appName: app, monitorCommands: true });
+    client.on('commandStarted', (e) => {
+      if (e.commandName === 'aggregate') aggregates.push(e);
+    });
+    await Promise.all([admin.connect(), client.connect()]);
+    await admin.db(dbName).collection('docs').insertMany(Array.from({ length: 10 }, (_, i) => ({ _id: i }) as Document));
+  });
+
+  beforeEach(() => {
+    aggregates = [];
+  });
+
+  afterEach(async () => {
+    await admin.db('admin').command({ configureFailPoint: 'failGetMoreAfterCursorCheckout', mode: 'off' });
+  });
+
+  afterAll(async () => {
+    await admin.db(dbName).dropDatabase();
+    await Promise.all([admin.close(), client.close()]);
+  });
+
+  /** A find cursor with its first batch read, so that the next read is a getMore. */
+  async function openCursor(): Promise<Document> {
+    const reply = await client.db(dbName).command({ find: 'docs', sort: { _id: 1 }, batchSize: 2 });
+    return reply.cursor as Document;
+  }
+  const getMore = (cursor: Document) =>
+    client.db(dbName).command({ getMore: cursor.id, collection: 'docs', batchSize: 2 });
+
+  it('fails the next getMore with errorCode, and the cursor is gone after it', async () => {
+    const cursor = await openCursor();
+    await configure({ times: 1 }, { errorCode: 50 });
+    expect(await getMore(cursor).catch((e: unknown) => e)).toMatchObject({ code: 50, codeName: 'MaxTimeMSExpired' });
+    expect(await getMore(cursor).catch((e: unknown) => e)).toMatchObject({ code: 43, codeName: 'CursorNotFound' });
+  });
+
+  it('fails with InternalError when no errorCode is given', async () => {
+    const cursor = await openCursor();
+    await configure({ times: 1 });
+    expect(await getMore(cursor).catch((e: unknown) => e)).toMatchObject({ code: 1, codeName: 'InternalError' });
+  });
+
+  it('honours skip, and fails no find or other command', async () => {
+    const cursor = await openCursor();
+    await configure({ skip: 1 }, { errorCode: 2 });
+    expect((await getMore(cursor)).cursor.nextBatch).toEqual([{ _id: 2 }, { _id: 3 }]);
+    expect(await getMore(cursor).catch((e: unknown) => e)).toMatchObject({ code: 2 });
+    expect((await openCursor()).firstBatch).toHaveLength(2);
+    await configure('off');
+  });
+
+  it("lets the driver's change stream resume after a resumable getMore error, losing and repeating nothing", async () => {
+    const coll = client.db(dbName).collection('stream', { writeConcern: { w: 'majority' } });
+    const stream = coll.watch([], { maxAwaitTimeMS: 100 });
+    try {
+      expect(await stream.tryNext()).toBeNull();
+      await coll.insertOne({ _id: 'a' } as Document);
+      expect(((await stream.next()) as Document).documentKey).toEqual({ _id: 'a' });
+      // HostUnreachable (6): mongod labels it ResumableChangeStreamError on a change-stream getMore.
+      await configure({ times: 1 }, { errorCode: 6 });
+      await coll.insertMany([{ _id: 'b' }, { _id: 'c' }] as Document[]);
+      const keys = [((await stream.next()) as Document).documentKey, ((await stream.next()) as Document).documentKey];
+      expect(keys).toEqual([{ _id: 'b' }, { _id: 'c' }]);
+      expect(aggregates).toHaveLength(2);
+      expect(aggregates[1].command.pipeline[0].$changeStream.resumeAfter).toBeDefined();
+    } finally {
+      await stream.close();
+    }
+  });
+
+  it('ends the change stream with the error when the code is not resumable', async () => {
+    const coll = client.db(dbName).collection('fatal', { writeConcern: { w: 'majority' } });
+    const stream = coll.watch([], { maxAwaitTimeMS: 100 });
+    try {
+      expect(await stream.tryNext()).toBeNull();
+      await configure({ times: 1 }, { errorCode: 280 });
+      await coll.insertOne({ _id: 'x' } as Document);
+      const error = await stream.next().catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: 280 });
+      expect((error as MongoServerError).hasErrorLabel('ResumableChangeStreamError')).toBe(false);
+      expect(aggregates).toHaveLength(1);
+    } finally {
+      await stream.close();
+    }
+  });
+});
+
+describeWith(['failCommand'], 'failCommand inside a transaction', () => {
+  const app = `txn-fp-spec-${process.pid}`;
+  let admin: MongoClient;
+  let client: MongoClient;
+  const dbName = uniqueDbName('fptxn');
+
+  beforeAll(async () => {
+    admin = driverClient();
+    client = driverClient({ appName: app });
+    await Promise.all([admin.connect(), client.connect()]);
+    await admin.db(dbName).createCollection('txn');
+  });
+
+  afterAll(async () => {
+    await admin.db('admin').command({ configureFailPoint: 'failCommand', mode: 'off' });
+    await admin.db(dbName).dropDatabase();
+    await Promise.all([admin.close(), client.close()]);
+  });
+
+  it('fails that command only: the transaction goes on and commits the other statements', async () => {
+    const coll = client.db(dbName).collection('txn');
+    const session = client.startSession();
+    try {
+      session.startTransaction();
+      await coll.insertOne({ _id: 'before' } as Document, { session });
+      await admin.db('admin').command({
+        configureFailPoint: 'failCommand',
+        mode: { times: 1 },
+        data: { failCommands: ['insert'], errorCode: 2, appName: app },
+      });
+      const error = await coll.insertOne({ _id: 'failed' } as Document, { session }).catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: 2 });
+      await coll.insertOne({ _id: 'after' } as Document, { session });
+      await session.commitTransaction();
+    } finally {
+      await session.endSession();
+    }
+    const ids = (await coll.find().sort({ _id: 1 }).toArray()).map((d) => d._id);
+    expect(ids).toEqual(['after', 'before']);
+  });
+});

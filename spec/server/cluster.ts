@@ -7,6 +7,7 @@
 import { EventEmitter } from 'node:events';
 import { ObjectId, type Document } from 'bson';
 import { Member, type Role } from './member';
+import { oplogCollection } from './oplog-view';
 import { SessionRegistry } from './sessions';
 import { Store, type StoreOptions } from './store';
 
@@ -41,6 +42,7 @@ export class ReplicaSet extends EventEmitter {
     // Every streaming hello waits on 'topologyChanged'.
     this.setMaxListeners(0);
     this.store = new Store(options);
+    this.store.systemCollections.set('local.oplog.rs', oplogCollection);
     this.setName = options.setName ?? 'rs0';
     this.mongos = options.mongos ?? false;
     this.host = options.host ?? '127.0.0.1';

@@ -33,6 +33,26 @@ export interface OpenCursor {
   changeStream?: boolean;
   /** For `$currentOp` with `idleCursors: true`. */
   createdDate: Date;
+  lastAccessDate: Date;
+  nDocsReturned: number;
+  nBatchesReturned: number;
+  /** A getMore is running on it: mongod reports it with that operation, not as an idle cursor. */
+  pinned: boolean;
+  /** The command that opened it, as `$currentOp` shows it. */
+  originatingCommand?: Document;
+}
+
+/** How a cursor was opened. */
+export interface OpenOptions {
+  lsid?: Document;
+  /** Opened by `aggregate` with `$changeStream`. */
+  changeStream?: boolean;
+  originatingCommand?: Document;
+}
+
+/** The options of a cursor opened by `cmd`. */
+export function openedBy(cmd: Document): OpenOptions {
+  return { lsid: cmd.lsid as Document | undefined, originatingCommand: cmd };
 }
 
 export class CursorRegistry {
@@ -40,13 +60,17 @@ export class CursorRegistry {
   private nextId = 1n;
 
   /** Serves the first batch; keeps the cursor only if more may follow. */
-  async first(ns: string, source: CursorSource, batchSize: number | undefined, lsid?: Document): Promise<Document> {
+  async first(ns: string, source: CursorSource, batchSize: number | undefined, options: OpenOptions = {}): Promise<Document> {
     const batch = await source.next(batchSize ?? DEFAULT_FIRST_BATCH, 0);
     let id = Long.ZERO;
     if (!batch.exhausted) {
       // Random-looking 63-bit ids, like mongod's.
       id = Long.fromBigInt((BigInt(Math.floor(Math.random() * 2 ** 31)) << 32n) | this.nextId++);
-      this.open.set(id.toString(), { id, ns, source, lsid, createdDate: new Date() });
+      const now = new Date();
+      this.open.set(id.toString(), {
+        id, ns, source, lsid: options.lsid, changeStream: options.changeStream, originatingCommand: options.originatingCommand,
+        createdDate: now, lastAccessDate: now, nDocsReturned: batch.docs.length, nBatchesReturned: 1, pinned: false,
+      });
     } else {
       source.close?.();
     }
@@ -57,7 +81,7 @@ export class CursorRegistry {
    * Serves a getMore. A client that disconnects while its getMore waits
    * (awaitData) interrupts it and the cursor goes with it, as in mongod.
    */
-  async getMore(cmd: Document, db: string, client?: { socket: Socket }): Promise<Document> {
+  async getMore(cmd: Document, db: string, client?: { socket: Socket }, afterCheckout?: (ns: string) => void): Promise<Document> {
     const raw = cmd.getMore;
     if (!Long.isLong(raw) && typeof raw !== 'number' && typeof raw !== 'bigint') {
       throw new CommandError('TypeMismatch', "Field 'getMore' must be of type long in: getMore");
@@ -79,14 +103,21 @@ export class CursorRegistry {
     let batch: Batch;
     const disconnected = (): void => this.kill(key);
     client?.socket.once('close', disconnected);
+    cursor.pinned = true;
     try {
+      afterCheckout?.(cursor.ns);
       batch = await cursor.source.next(batchSize, maxTimeMS);
     } catch (err) {
+      // As in mongod, a getMore that fails takes its cursor with it.
       this.kill(key);
       throw err;
     } finally {
+      cursor.pinned = false;
+      cursor.lastAccessDate = new Date();
       client?.socket.off('close', disconnected);
     }
+    cursor.nDocsReturned += batch.docs.length;
+    cursor.nBatchesReturned += 1;
     if (batch.exhausted) this.kill(key);
     return {
       cursor: { nextBatch: batch.docs, id: batch.exhausted ? Long.ZERO : cursor.id, ns: cursor.ns, ...batch.extra },
@@ -111,11 +142,6 @@ export class CursorRegistry {
       }
     }
     return { cursorsKilled, cursorsNotFound, cursorsAlive: [], cursorsUnknown: [], ok: 1 };
-  }
-
-  markChangeStream(id: Long | number | bigint): void {
-    const cursor = this.open.get(Long.fromValue(id as number).toString());
-    if (cursor) cursor.changeStream = true;
   }
 
   isChangeStream(id: Long | number | bigint): boolean {

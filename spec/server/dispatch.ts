@@ -1,15 +1,20 @@
 /**
  * From a decoded request to a reply: command lookup, fail points, member
  * role checks, sessions and transactions, error labels, and the cluster time
- * every reply carries.
+ * every reply carries. The dispatcher knows no command by name: what sets
+ * one apart is a property of its row in the command table (commands/types.ts).
  */
 import { Binary, Long, type Document } from 'bson';
 import { COMMANDS } from './commands';
-import type { CommandContext, CommandSpec } from './commands/types';
+import { secondaryRule, type CommandContext, type CommandSpec } from './commands/types';
+import { beginCommand, endCommand } from './command-session';
 import type { Connection } from './connection';
+import type { Member } from './member';
 import { CODES, CommandError, errorReply } from './errors';
 import { blockTime } from './fail-points';
-import { beginCommand, endCommand, StatementView, type Transaction } from './sessions';
+import { StatementView, type Transaction } from './sessions';
+import { beginSnapshotRead, endSnapshotRead } from './snapshot-reads';
+import { awaitWriteConcern } from './write-concern';
 import { OP_MSG, OP_QUERY, type Request } from './wire';
 
 /** mongod's RetriableError category: after these a retryable write or read may be tried again. */
@@ -18,8 +23,6 @@ const RETRIABLE_CODES = new Set<number>([6, 7, 89, 91, 134, 189, 262, 9001, 1010
 const RESUMABLE_CHANGE_STREAM_CODES = new Set<number>([...RETRIABLE_CODES, 133, 150, 234, 13388]);
 /** Errors a transaction statement may be retried after by retrying the whole transaction. */
 const TRANSIENT_TRANSACTION_CODES = new Set<number>([CODES.WriteConflict, CODES.LockTimeout]);
-/** Since MongoDB 6.0 only the handshake and authentication may come as OP_QUERY. */
-const OP_QUERY_COMMANDS = new Set(['hello', 'isMaster', 'ismaster', 'saslStart', 'saslContinue', 'authenticate', 'getnonce']);
 
 /** Answers one request; `undefined` means no reply is sent (the connection was closed). */
 export async function dispatch(connection: Connection, request: Request): Promise<Document | undefined> {
@@ -45,7 +48,8 @@ async function run(
   const { member } = connection;
   const cmd = request.command;
   if (name === undefined) return errorReply(CODES.FailedToParse, 'Command document is empty');
-  if (request.opCode === OP_QUERY && !OP_QUERY_COMMANDS.has(name)) {
+  // Since MongoDB 6.0 only the handshake may come as OP_QUERY.
+  if (request.opCode === OP_QUERY && !spec?.opQuery) {
     return new CommandError(
       'UnsupportedOpQueryCommand',
       `Unsupported OP_QUERY command: ${name}. The client driver may require an upgrade.`,
@@ -55,6 +59,8 @@ async function run(
 
   const names = { name: spec.name, names: [spec.name, ...(spec.aliases ?? [])] };
   const ns = `${request.db}.${typeof cmd[name] === 'string' ? cmd[name] : '$cmd'}`;
+  // Known before the command runs: a getMore that fails takes its cursor with it.
+  const changeStreamCursor = spec.continuesCursor === true && isChangeStreamCursor(member, cmd);
   for (let attempt = 0; ; attempt++) {
     const ctx: CommandContext = {
       rs: member.rs,
@@ -72,6 +78,8 @@ async function run(
         throw new CommandError('Unauthorized', `${name} may only be run against the admin database.`);
       }
       const begun = beginCommand(ctx, spec, cmd);
+      ctx.retryableWrite = begun.retryableWrite;
+      const snapshotTime = beginSnapshotRead(ctx, spec, cmd);
       // As in mongod, the fail point acts once the session is checked out, before the command runs.
       const fail = attempt === 0 ? member.failPoints.match(names, connection.appName, ns) : undefined;
       if (fail?.blockConnection) await sleep(blockTime(fail));
@@ -80,11 +88,13 @@ async function run(
         return undefined;
       }
       if (fail?.errorCode !== undefined) {
-        return failedReply(ctx, spec, cmd, errorReply(fail.errorCode, "Failing command via 'failCommand' failpoint"), fail.errorLabels);
+        // mongod fails the command before it touches the transaction, which goes on.
+        const injected = errorReply(fail.errorCode, "Failing command via 'failCommand' failpoint");
+        return failedReply(ctx, spec, cmd, injected, { labels: fail.errorLabels, keepTransaction: true, changeStreamCursor });
       }
       if (begun.cachedReply) return { ...begun.cachedReply };
       reply = { ok: 1, ...(await spec.run(ctx, cmd)) };
-      if (spec.name === 'aggregate') markChangeStream(ctx, cmd, reply);
+      if (snapshotTime) endSnapshotRead(reply, snapshotTime);
     } catch (err) {
       if (!(err instanceof CommandError)) throw err;
       reply = err.toReply();
@@ -96,8 +106,14 @@ async function run(
       if (!connection.isClosed && waited) continue;
       if (!waited) reply = new CommandError('MaxTimeMSExpired', 'operation exceeded time limit').toReply();
     }
-    if (reply.ok !== 1) return failedReply(ctx, spec, cmd, reply);
+    if (reply.ok !== 1) return failedReply(ctx, spec, cmd, reply, { changeStreamCursor });
+    if (spec.write || spec.endsTransaction === 'commit') {
+      const wce = await awaitWriteConcern(member.rs, connection, cmd.writeConcern);
+      if (wce) reply.writeConcernError = wce;
+    }
     endCommand(ctx, spec, cmd, reply);
+    // A fail point dropped the connection after the write was applied: the client sees a network error.
+    if (connection.isClosed) return undefined;
     const wce = member.failPoints.writeConcernError(names, connection.appName, ns);
     if (wce?.writeConcernError) {
       reply.writeConcernError = { ...wce.writeConcernError };
@@ -121,18 +137,17 @@ function failedReply(
   spec: CommandSpec,
   cmd: Document,
   reply: Document,
-  override?: string[],
+  how: { labels?: string[]; keepTransaction?: boolean; changeStreamCursor: boolean },
 ): Document {
+  const override = how.labels;
   const labels = override ?? [
     ...new Set([...((reply.errorLabels as string[] | undefined) ?? []), ...errorLabels(spec, cmd, reply.code)]),
   ];
   delete reply.errorLabels;
   if (labels.length > 0) reply.errorLabels = labels;
-  if (ctx.transaction && spec.name !== 'commitTransaction' && spec.name !== 'abortTransaction') ctx.transaction.abort();
-  if (override || reply.code === CODES.CursorNotFound || spec.name !== 'getMore') return reply;
-  if (isChangeStreamCursor(ctx, cmd) && RESUMABLE_CHANGE_STREAM_CODES.has(Number(reply.code))) {
-    reply.errorLabels = [...labels, 'ResumableChangeStreamError'];
-  }
+  if (ctx.transaction && !spec.endsTransaction && !how.keepTransaction) ctx.transaction.abort();
+  if (override || reply.code === CODES.CursorNotFound || !how.changeStreamCursor) return reply;
+  if (RESUMABLE_CHANGE_STREAM_CODES.has(Number(reply.code))) reply.errorLabels = [...labels, 'ResumableChangeStreamError'];
   return reply;
 }
 
@@ -141,7 +156,7 @@ function errorLabels(spec: CommandSpec, cmd: Document, code: unknown, wceCode?: 
   const labels: string[] = [];
   const hasTxnNumber = cmd.txnNumber !== undefined;
   const inTransaction = cmd.autocommit !== undefined;
-  const commitOrAbort = spec.name === 'commitTransaction' || spec.name === 'abortTransaction';
+  const commitOrAbort = spec.endsTransaction !== undefined;
   const errorCode = typeof code === 'number' ? code : undefined;
   if (inTransaction && errorCode !== undefined) {
     let transient = TRANSIENT_TRANSACTION_CODES.has(errorCode);
@@ -156,17 +171,9 @@ function errorLabels(spec: CommandSpec, cmd: Document, code: unknown, wceCode?: 
   return labels;
 }
 
-/** Remembers that an aggregate opened a change stream cursor, whose getMore errors may be resumable. */
-function markChangeStream(ctx: CommandContext, cmd: Document, reply: Document): void {
-  const first = Array.isArray(cmd.pipeline) ? (cmd.pipeline[0] as Document | undefined) : undefined;
-  const id = (reply.cursor as Document | undefined)?.id;
-  if (first?.$changeStream !== undefined && id !== undefined) ctx.member.cursors.markChangeStream(id);
-}
-
-function isChangeStreamCursor(ctx: CommandContext, cmd: Document): boolean {
-  const id = cmd.getMore;
-  return (Long.isLong(id) || typeof id === 'number' || typeof id === 'bigint') &&
-    ctx.member.cursors.isChangeStream(id);
+function isChangeStreamCursor(member: Member, cmd: Document): boolean {
+  const id = cmd[Object.keys(cmd)[0]];
+  return (Long.isLong(id) || typeof id === 'number' || typeof id === 'bigint') && member.cursors.isChangeStream(id);
 }
 
 function checkRole(ctx: CommandContext, spec: CommandSpec, cmd: Document): void {
@@ -175,10 +182,11 @@ function checkRole(ctx: CommandContext, spec: CommandSpec, cmd: Document): void 
   if (role === 'arbiter') {
     throw new CommandError('NotPrimaryNoSecondaryOk', 'node is an arbiter and holds no data');
   }
-  if (role === 'secondary' && spec.write) {
+  const rule = secondaryRule(spec);
+  if (role === 'secondary' && rule === 'primary') {
     throw new CommandError('NotWritablePrimary', 'not primary');
   }
-  if (role === 'secondary' && spec.read && !secondaryOk(ctx.request.opCode, cmd)) {
+  if (role === 'secondary' && rule === 'secondaryOk' && !secondaryOk(ctx.request.opCode, cmd)) {
     throw new CommandError('NotPrimaryNoSecondaryOk', 'not primary and secondaryOk=false');
   }
 }

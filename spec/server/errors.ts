@@ -112,6 +112,12 @@ export const CODES = {
   Location40414: 40414,
   Location40601: 40601,
   Location51024: 51024,
+  // Expression errors of the mingo adapter (mingo-adapter.ts).
+  SnapshotTooOld: 239,
+  SnapshotUnavailable: 246,
+  Location16610: 16610,
+  Location16611: 16611,
+  Location28680: 28680,
 } as const;
 
 export type CodeName = keyof typeof CODES;
@@ -129,6 +135,14 @@ export class CommandError extends Error {
     this.code = CODES[codeName];
     this.labels = options.labels ?? [];
     this.extra = options.extra ?? {};
+  }
+
+  /** An error with any numeric code, as fail points inject them; unlisted codes are named `Location<code>`. */
+  static withCode(code: number, message: string): CommandError {
+    const error = new CommandError('InternalError', message);
+    const name = (Object.keys(CODES) as CodeName[]).find((k) => CODES[k] === code);
+    Object.assign(error, { code, codeName: name ?? `Location${code}` });
+    return error;
   }
 
   toReply(): Document {

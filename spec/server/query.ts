@@ -5,8 +5,11 @@
  * mongod gives for the same mistakes.
  */
 import type { Document } from 'bson';
-import { Aggregator, ProcessingMode, Query, find } from 'mingo';
+import { Aggregator } from 'mingo/aggregator';
+import { ProcessingMode } from 'mingo/core';
+import { Query } from 'mingo/query';
 import type { Options } from 'mingo/types';
+import { MONGOD_CONTEXT } from './mingo-adapter';
 import { compare, unique } from 'mingo/util';
 import { CommandError, type CodeName } from './errors';
 import { forMingo, fromMingo } from './values';
@@ -57,7 +60,7 @@ export function select(docs: Iterable<Document>, filter: Document, options: Sele
   }
   if (sort?.$natural === -1) normalised.reverse();
   return guard(() => {
-    let cursor = find(normalised, forMingo(filter) as Document, undefined, mingoOptions(options));
+    let cursor = new Query(forMingo(filter) as Document, mingoOptions(options)).find(normalised);
     if (sort && !('$natural' in sort)) cursor = cursor.sort(sort as Record<string, 1 | -1>);
     if (skip > 0) cursor = cursor.skip(skip);
     if (limit > 0) cursor = cursor.limit(limit);
@@ -74,7 +77,8 @@ export function project(docs: Document[], projection: Document, filter: Document
   const positional = Object.keys(projection).some((k) => k.endsWith('.$'));
   const input = positional ? docs.map((d) => forMingo(d) as Document) : docs;
   return guard(() =>
-    find(input, positional ? (forMingo(filter) as Document) : {}, forMingo(projection) as Document, mingoOptions(options))
+    new Query(positional ? (forMingo(filter) as Document) : {}, mingoOptions(options))
+      .find(input, forMingo(projection) as Document)
       .all()
       .map((d) => fromMingo(d) as Document),
   );
@@ -118,9 +122,10 @@ export function sortSpec(sort: Document | undefined): Document | undefined {
   return sort;
 }
 
-function mingoOptions(options: EvalOptions): Partial<Options> {
+export function mingoOptions(options: EvalOptions): Partial<Options> {
   const collation = options.collation as { locale?: unknown } | undefined;
   return {
+    context: MONGOD_CONTEXT,
     variables: options.let ? (forMingo(options.let) as Document) : undefined,
     // The "simple" collation is binary comparison: mingo's default.
     collation: typeof collation?.locale === 'string' && collation.locale !== 'simple' ? (collation as Options['collation']) : undefined,

@@ -10,9 +10,8 @@
  * holder to end and then runs (see {@link StatementView}).
  */
 import { Timestamp, UUID, type Binary, type Document } from 'bson';
-import type { CommandContext, CommandSpec } from './commands/types';
 import { CommandError } from './errors';
-import { CollectionData, idKey, type DataView, type Mutation, type Store } from './store';
+import { CollectionData, idKey, type CollectionOptions, type DataView, type Mutation, type Store } from './store';
 
 /** mongod's `transactionLifetimeLimitSeconds` default: an open transaction older than this is aborted. */
 export const TRANSACTION_LIFETIME_MS = 60_000;
@@ -43,6 +42,8 @@ export class ServerSession {
   txnNumber = -1n;
   /** Reply of the retryable write with `txnNumber`, for de-duplication. */
   retriedReply?: Document;
+  /** Outcomes of the statements of the retryable write with `txnNumber` that were applied, by index. */
+  readonly statements = new Map<number, unknown>();
   transaction?: Transaction;
   lastUse = Date.now();
 
@@ -100,6 +101,7 @@ export class Transaction implements DataView {
   private readonly working = new Map<string, CollectionData | null>();
   private readonly mutations: Mutation[] = [];
   private readonly written = new Set<string>();
+  private readonly created = new Map<string, { db: string; coll: string }>();
   private resolveFinished!: () => void;
   private readonly lifetime: NodeJS.Timeout;
 
@@ -117,7 +119,7 @@ export class Transaction implements DataView {
 
   collection(db: string, coll: string): CollectionData | undefined {
     const ns = `${db}.${coll}`;
-    if (!this.working.has(ns)) this.working.set(ns, this.snapshotOf(db, coll));
+    if (!this.working.has(ns)) this.working.set(ns, collectionAt(this.store, db, coll, this.snapshot));
     return this.working.get(ns) ?? undefined;
   }
 
@@ -148,9 +150,29 @@ export class Transaction implements DataView {
     this.mutations.push(m);
   }
 
+  /**
+   * Creates a collection inside the transaction (MongoDB 4.4+): visible to
+   * its statements now, created in the store, with the indexes built on it
+   * here, when the transaction commits.
+   */
+  createCollection(db: string, coll: string, options: CollectionOptions): CollectionData {
+    const ns = `${db}.${coll}`;
+    if (this.collection(db, coll)) throw new CommandError('NamespaceExists', `Collection ${ns} already exists.`);
+    const data = new CollectionData(new UUID(), options);
+    this.working.set(ns, data);
+    this.created.set(ns, { db, coll });
+    return data;
+  }
+
+  /** Whether this transaction created the collection (so it may build indexes on it). */
+  createdHere(db: string, coll: string): boolean {
+    return this.created.has(`${db}.${coll}`);
+  }
+
   commit(): void {
     if (this.state === 'committed') return;
     try {
+      this.commitCatalog();
       if (this.mutations.length > 0) this.store.commit(this.mutations, { lsid: this.lsid, txnNumber: this.txnNumber });
       this.finish('committed');
     } catch (err) {
@@ -163,6 +185,24 @@ export class Transaction implements DataView {
     if (this.state === 'inProgress') this.finish('aborted');
   }
 
+  /** Creates the collections this transaction created, with their indexes, before its writes are applied. */
+  private commitCatalog(): void {
+    // Created by someone else since: the transaction conflicts, as mongod's would.
+    for (const { db, coll } of this.created.values()) {
+      if (this.store.collection(db, coll)) throw new CommandError('WriteConflict', WRITE_CONFLICT_MESSAGE);
+    }
+    for (const [ns, { db, coll }] of this.created) {
+      const staged = this.working.get(ns)!;
+      const data = this.store.ensureCollection(db, coll, staged.options);
+      const built = staged.indexes.filter((index) => index.name !== '_id_');
+      for (const index of built) data.addIndex(ns, index);
+      this.store.record(built.map((index) => {
+        const { key, name, v, ...rest } = index;
+        return { op: 'createIndexes' as const, db, coll, collectionUUID: data.uuid, operationDescription: { indexes: [{ v: v ?? 2, key, name, ...rest }] } };
+      }));
+    }
+  }
+
   private finish(state: TxnState): void {
     this.state = state;
     clearTimeout(this.lifetime);
@@ -172,30 +212,33 @@ export class Transaction implements DataView {
     this.resolveFinished();
   }
 
-  /**
-   * The collection as it was at the snapshot: the current copy with every
-   * later change in the retained oplog undone, newest first.
-   */
-  private snapshotOf(db: string, coll: string): CollectionData | null {
-    const current = this.store.collection(db, coll);
-    if (!current) return null;
-    const copy = current.clone();
-    const ns = `${db}.${coll}`;
-    const oplog = this.store.oplog;
-    for (let i = oplog.length - 1; i >= 0 && oplog[i].clusterTime.greaterThan(this.snapshot); i--) {
-      const entry = oplog[i];
-      if (entry.db !== db || entry.coll !== coll || !entry.documentKey) continue;
-      const now = copy.get(entry.documentKey._id);
-      if (now) copy.remove(now);
-      if (entry.op === 'insert' || !entry.before) continue;
-      try {
-        copy.put(ns, entry.before);
-      } catch {
-        copy.docs.set(idKey(entry.before._id), entry.before); // a unique index built after the snapshot
-      }
+
+}
+
+/**
+ * A collection as it was at cluster time `time`: the current copy with every
+ * later change in the retained oplog undone, newest first; null if it did
+ * not exist then.
+ */
+export function collectionAt(store: Store, db: string, coll: string, time: Timestamp): CollectionData | null {
+  const current = store.collection(db, coll);
+  if (!current) return null;
+  const copy = current.clone();
+  const ns = `${db}.${coll}`;
+  const oplog = store.oplog;
+  for (let i = oplog.length - 1; i >= 0 && oplog[i].clusterTime.greaterThan(time); i--) {
+    const entry = oplog[i];
+    if (entry.db !== db || entry.coll !== coll || !entry.documentKey) continue;
+    const now = copy.get(entry.documentKey._id);
+    if (now) copy.remove(now);
+    if (entry.op === 'insert' || !entry.before) continue;
+    try {
+      copy.put(ns, entry.before);
+    } catch {
+      copy.docs.set(idKey(entry.before._id), entry.before); // a unique index built after the snapshot
     }
-    return copy;
   }
+  return copy;
 }
 
 /**
@@ -235,89 +278,4 @@ function duplicateId(ns: string, id: unknown): CommandError {
   return new CommandError('DuplicateKey', `E11000 duplicate key error collection: ${ns} index: _id_ dup key: { _id: ${JSON.stringify(id)} }`, {
     extra: { keyPattern: { _id: 1 }, keyValue: { _id: id } },
   });
-}
-
-export interface Begun {
-  retryableWrite: boolean;
-  cachedReply?: Document;
-}
-
-/** Attaches the session and transaction a command runs in. */
-export function beginCommand(ctx: CommandContext, spec: CommandSpec, cmd: Document): Begun {
-  const lsid = cmd.lsid as Document | undefined;
-  if (!lsid) {
-    if (cmd.txnNumber !== undefined) throw new CommandError('InvalidOptions', 'Transaction number requires a session ID to also be specified');
-    return { retryableWrite: false };
-  }
-  const session = ctx.rs.sessions.get(lsid);
-  ctx.session = session;
-  if (cmd.txnNumber === undefined) {
-    if (cmd.autocommit !== undefined || cmd.startTransaction !== undefined) {
-      throw new CommandError('InvalidOptions', "'autocommit' and 'startTransaction' need a 'txnNumber'");
-    }
-    return { retryableWrite: false };
-  }
-  const txnNumber = BigInt(cmd.txnNumber.toString());
-  if (cmd.autocommit === false) {
-    ctx.transaction = transactionFor(ctx, spec, cmd, session, txnNumber);
-    ctx.view = ctx.transaction;
-    return { retryableWrite: false };
-  }
-  if (cmd.autocommit !== undefined) throw new CommandError('InvalidOptions', "'autocommit' may only be false");
-  if (!spec.write) return { retryableWrite: false };
-  if (txnNumber < session.txnNumber) {
-    throw new CommandError('TransactionTooOld', `Retryable write with txnNumber ${txnNumber} is prohibited on session because a newer retryable write with txnNumber ${session.txnNumber} has already started on this session.`);
-  }
-  if (txnNumber === session.txnNumber && session.retriedReply) {
-    return { retryableWrite: true, cachedReply: session.retriedReply };
-  }
-  if (txnNumber > session.txnNumber) session.transaction?.abort();
-  session.txnNumber = txnNumber;
-  session.retriedReply = undefined;
-  return { retryableWrite: true };
-}
-
-/** Remembers a retryable write's reply so that a retry returns it without writing again. */
-export function endCommand(ctx: CommandContext, spec: CommandSpec, cmd: Document, reply: Document): void {
-  if (ctx.session && !ctx.transaction && spec.write && cmd.txnNumber !== undefined && reply.ok === 1) {
-    ctx.session.retriedReply = { ...reply };
-  }
-}
-
-function transactionFor(
-  ctx: CommandContext,
-  spec: CommandSpec,
-  cmd: Document,
-  session: ServerSession,
-  txnNumber: bigint,
-): Transaction {
-  const name = spec.name;
-  if (cmd.startTransaction === true) {
-    if (txnNumber < session.txnNumber || (txnNumber === session.txnNumber && session.transaction)) {
-      throw new CommandError('TransactionTooOld', `txnNumber ${txnNumber} is less than or equal to the last txnNumber ${session.txnNumber} on this session`);
-    }
-    session.transaction?.abort();
-    session.txnNumber = txnNumber;
-    session.transaction = new Transaction(ctx.store, ctx.rs.sessions, session.lsid, txnNumber);
-  } else if (cmd.startTransaction !== undefined) {
-    throw new CommandError('InvalidOptions', "'startTransaction' may only be true");
-  }
-  const txn = session.transaction;
-  if (!txn || txn.txnNumber !== txnNumber) {
-    throw new CommandError('NoSuchTransaction', `Transaction with { txnNumber: ${txnNumber} } has been aborted or was never started`, {
-      labels: ['TransientTransactionError'],
-    });
-  }
-  if (!spec.inTransaction) {
-    throw new CommandError('OperationNotSupportedInTransaction', `Cannot run '${name}' in a multi-document transaction.`);
-  }
-  if (txn.state === 'aborted' && name !== 'abortTransaction') {
-    throw new CommandError('NoSuchTransaction', `Transaction with { txnNumber: ${txnNumber} } has been aborted.`, {
-      labels: ['TransientTransactionError'],
-    });
-  }
-  if (txn.state === 'committed' && name !== 'commitTransaction') {
-    throw new CommandError('TransactionCommitted', `Transaction with { txnNumber: ${txnNumber} } has been committed.`);
-  }
-  return txn;
 }

@@ -7,6 +7,8 @@
 import { EventEmitter } from 'node:events';
 import { EJSON, Timestamp, UUID, type Document } from 'bson';
 import { CommandError } from './errors';
+import { describeUpdate, type UpdateDescription, type UpdateTarget } from './update-description';
+import { idKey } from './values';
 
 /** One applied change, the source of every change event. */
 export interface OplogEntry {
@@ -24,7 +26,11 @@ export interface OplogEntry {
     | 'rename'
     | 'dropDatabase'
     | 'createIndexes'
-    | 'dropIndexes';
+    | 'dropIndexes'
+    /** collMod: an expanded `modify` event. */
+    | 'modify'
+    /** A no-op entry (the set's first one), which no change stream shows. */
+    | 'noop';
   db: string;
   /** Absent for dropDatabase. */
   coll?: string;
@@ -38,8 +44,10 @@ export interface OplogEntry {
   updateDescription?: UpdateDescription;
   /** For rename. */
   to?: { db: string; coll: string };
-  /** For createIndexes/dropIndexes/create: what an expanded event describes. */
+  /** For createIndexes/dropIndexes/create/modify: what an expanded event describes. */
   operationDescription?: Document;
+  /** For modify (collMod): the collection's options before the change. */
+  stateBeforeChange?: Document;
   lsid?: Document;
   txnNumber?: bigint;
   /**
@@ -49,11 +57,7 @@ export interface OplogEntry {
   imagesRecorded?: boolean;
 }
 
-export interface UpdateDescription {
-  updatedFields: Document;
-  removedFields: string[];
-  truncatedArrays: Array<{ field: string; newSize: number }>;
-}
+export type { UpdateDescription } from './update-description';
 
 export interface IndexSpec {
   name: string;
@@ -143,10 +147,7 @@ export class DatabaseData {
   readonly collections = new Map<string, CollectionData>();
 }
 
-/** The canonical form of an `_id` (or index key) used as a map key. */
-export function idKey(value: unknown): string {
-  return EJSON.stringify({ v: value as Document }, { relaxed: false });
-}
+export { idKey, sameValue } from './values';
 
 function indexKey(spec: Document, doc: Document): string {
   return idKey(Object.keys(spec).map((path) => getPath(doc, path) ?? null));
@@ -174,7 +175,15 @@ function duplicateKey(ns: string, index: IndexSpec, doc: Document): CommandError
 /** What a write wants done; {@link Store.commit} turns it into oplog entries. */
 export type Mutation =
   | { op: 'insert'; db: string; coll: string; doc: Document }
-  | { op: 'update' | 'replace'; db: string; coll: string; before: Document; after: Document }
+  | {
+    op: 'update' | 'replace';
+    db: string;
+    coll: string;
+    before: Document;
+    after: Document;
+    /** What an operator update targeted, for its updateDescription; absent: a pipeline diff. */
+    targets?: UpdateTarget[];
+  }
   | { op: 'delete'; db: string; coll: string; before: Document };
 
 export interface StoreOptions {
@@ -204,12 +213,16 @@ export class Store extends EventEmitter implements DataView {
    */
   historyStart: { clusterTime: Timestamp; txnOpIndex: number };
   private lastTime = new Timestamp({ t: 0, i: 0 });
+  /** Read-only collections the server computes (`local.oplog.rs`), by namespace. */
+  readonly systemCollections = new Map<string, (store: Store) => CollectionData>();
 
   constructor(options: StoreOptions = {}) {
     super();
     this.setMaxListeners(0);
     this.historySize = options.historySize ?? 100_000;
     this.historyStart = { clusterTime: this.tick(), txnOpIndex: 0 };
+    // As a replica set's oplog, never empty: it starts with the set's initiation.
+    this.record([{ op: 'noop', db: 'admin', operationDescription: { msg: 'initiating set' } }]);
   }
 
   /** The newest cluster time handed out. */
@@ -227,6 +240,8 @@ export class Store extends EventEmitter implements DataView {
   }
 
   collection(db: string, coll: string): CollectionData | undefined {
+    const system = this.systemCollections.get(`${db}.${coll}`);
+    if (system) return system(this);
     return this.databases.get(db)?.collections.get(coll);
   }
 
@@ -251,6 +266,11 @@ export class Store extends EventEmitter implements DataView {
    * commit) or one each, and records them in the oplog.
    */
   commit(mutations: Mutation[], txn?: { lsid: Document; txnNumber: bigint }): Timestamp {
+    for (const m of mutations) {
+      if (this.systemCollections.has(`${m.db}.${m.coll}`)) {
+        throw new CommandError('InvalidNamespace', `cannot write to '${m.db}.${m.coll}'`);
+      }
+    }
     // Validate first so that a failing write leaves nothing half-applied.
     const staged = new Map<string, CollectionData>();
     const stagedFor = (db: string, coll: string): CollectionData => {
@@ -344,7 +364,7 @@ function toEntry(
         documentKey: { _id: m.after._id },
         before: m.before,
         after: m.after,
-        updateDescription: describeUpdate(m.before, m.after),
+        updateDescription: describeUpdate(m.before, m.after, m.targets),
       };
     case 'replace':
       return { ...base, op: 'replace', documentKey: { _id: m.after._id }, before: m.before, after: m.after };
@@ -353,65 +373,3 @@ function toEntry(
   }
 }
 
-/** The change-stream `updateDescription` of a document change: top-level-and-nested diff. */
-export function describeUpdate(before: Document, after: Document): UpdateDescription {
-  const description: UpdateDescription = { updatedFields: {}, removedFields: [], truncatedArrays: [] };
-  diff(before, after, '', description);
-  return description;
-}
-
-function diff(before: Document, after: Document, prefix: string, out: UpdateDescription): void {
-  for (const key of Object.keys(before)) {
-    if (!(key in after)) out.removedFields.push(prefix + key);
-  }
-  for (const [key, value] of Object.entries(after)) {
-    const path = prefix + key;
-    const old = before[key];
-    if (sameValue(old, value)) continue;
-    if (isPlainObject(old) && isPlainObject(value)) {
-      diff(old, value, `${path}.`, out);
-    } else if (Array.isArray(old) && Array.isArray(value)) {
-      diffArray(old, value, path, out);
-    } else {
-      out.updatedFields[path] = value;
-    }
-  }
-}
-
-/**
- * Arrays as mongod's update log shows them: appended or single changed
- * elements by index (`$push`, `$set: { 'a.1': … }`), a shortened prefix as a
- * truncation, and any other rewrite (every element changed, removals from
- * the middle) as the whole new array.
- */
-function diffArray(old: unknown[], value: unknown[], path: string, out: UpdateDescription): void {
-  const common = Math.min(old.length, value.length);
-  const changed: number[] = [];
-  for (let i = 0; i < common; i++) if (!sameValue(old[i], value[i])) changed.push(i);
-  if (value.length < old.length) {
-    if (changed.length === 0) out.truncatedArrays.push({ field: path, newSize: value.length });
-    else out.updatedFields[path] = value;
-    return;
-  }
-  if (common > 0 && changed.length === common) {
-    out.updatedFields[path] = value;
-    return;
-  }
-  for (const i of changed) {
-    const [was, is] = [old[i], value[i]];
-    if (isPlainObject(was) && isPlainObject(is)) diff(was, is, `${path}.${i}.`, out);
-    else out.updatedFields[`${path}.${i}`] = is;
-  }
-  for (let i = common; i < value.length; i++) out.updatedFields[`${path}.${i}`] = value[i];
-}
-
-function isPlainObject(value: unknown): value is Document {
-  return value !== null && typeof value === 'object' && !Array.isArray(value) &&
-    !(value instanceof Date) && (value as { _bsontype?: string })._bsontype === undefined;
-}
-
-export function sameValue(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (a === undefined || b === undefined) return false;
-  return idKey(a) === idKey(b);
-}

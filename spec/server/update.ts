@@ -5,9 +5,9 @@
  * document built from a copy.
  */
 import { ObjectId, Timestamp, type Document } from 'bson';
-import { updateOne as mingoUpdateOne, update as mingoUpdate } from 'mingo';
+import { updateOne as mingoUpdateOne, update as mingoUpdate } from 'mingo/updater';
 import { CommandError, bsonTypeName } from './errors';
-import { guard } from './query';
+import { guard, mingoOptions } from './query';
 import { sameValue } from './store';
 import { copyDocument } from './values';
 
@@ -121,7 +121,7 @@ function keepId(before: Document, after: Document, kind: UpdateKind): Document {
 
 function runUpdatePipeline(doc: Document, pipeline: Document[], options: UpdateOptions): Document {
   const docs = [doc];
-  guard(() => mingoUpdateOne(docs, {}, pipeline as never, {}, { variables: options.let, scriptEnabled: false }));
+  guard(() => mingoUpdateOne(docs, {}, pipeline as never, {}, mingoOptions({ let: options.let })));
   return docs[0];
 }
 
@@ -136,7 +136,7 @@ function runOperators(doc: Document, u: Document, options: UpdateOptions, insert
   guard(() =>
     mingoUpdate(doc, modifier as never, options.arrayFilters, positional ? options.filter : undefined, {
       // mongod checks `_id` after the update (setting it to its own value is fine), so mingo must not.
-      queryOptions: { idKey: '\u0000no-id', variables: options.let, scriptEnabled: false },
+      queryOptions: { ...mingoOptions({ let: options.let }), idKey: '\u0000no-id' },
     }),
   );
   return doc;

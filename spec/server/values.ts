@@ -3,7 +3,7 @@
  * stored documents before something mutates them, and handing values to
  * mingo in a form it orders the way mongod does.
  */
-import type { Document } from 'bson';
+import { EJSON, Long, type Document } from 'bson';
 
 function isPlainObject(value: object): boolean {
   const proto = Object.getPrototypeOf(value);
@@ -107,6 +107,8 @@ export function forMingo(value: unknown): unknown {
 
 /** Undoes {@link forMingo} on what mingo computed (numbers stay numbers). */
 export function fromMingo(value: unknown): unknown {
+  // 64-bit results of the adapter's exact long arithmetic (mingo-adapter.ts).
+  if (typeof value === 'bigint') return Long.fromBigInt(value);
   if (value === null || typeof value !== 'object') return value;
   if (value instanceof OrderKey) return value.original;
   if (Array.isArray(value)) {
@@ -128,4 +130,16 @@ export function fromMingo(value: unknown): unknown {
 
 function pad(n: number, width: number): string {
   return String(n).padStart(width, '0');
+}
+
+/** The canonical form of an `_id` (or index key) used as a map key. */
+export function idKey(value: unknown): string {
+  return EJSON.stringify({ v: value as Document }, { relaxed: false });
+}
+
+/** Whether two BSON values are the same value of the same type. */
+export function sameValue(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (a === undefined || b === undefined) return false;
+  return idKey(a) === idKey(b);
 }

@@ -38,7 +38,7 @@ export function isClassic(operationType: string): boolean {
 
 /** The events an entry produces on this stream (none if it is not about the stream's namespace). */
 export function eventsFor(spec: StreamSpec, entry: OplogEntry): RawEvent[] {
-  if (!concerns(spec, entry)) return [];
+  if (entry.op === 'noop' || !concerns(spec, entry)) return [];
   const token: TokenData = {
     clusterTime: entry.clusterTime,
     highWaterMark: false,
@@ -97,6 +97,8 @@ const OPERATION_TYPES: Record<OplogEntry['op'], string> = {
   dropDatabase: 'dropDatabase',
   createIndexes: 'createIndexes',
   dropIndexes: 'dropIndexes',
+  modify: 'modify',
+  noop: 'noop',
 };
 
 function buildEvent(spec: StreamSpec, entry: OplogEntry, token: TokenData): Document {
@@ -120,41 +122,15 @@ function buildEvent(spec: StreamSpec, entry: OplogEntry, token: TokenData): Docu
   if (spec.showExpandedEvents) {
     const description = operationDescription(entry);
     if (description) doc.operationDescription = description;
+    if (entry.stateBeforeChange) doc.stateBeforeChange = entry.stateBeforeChange;
   }
   if (op === 'update' && entry.updateDescription) {
-    const { updatedFields, removedFields, truncatedArrays } = entry.updateDescription;
+    const { updatedFields, removedFields, truncatedArrays, disambiguatedPaths } = entry.updateDescription;
     doc.updateDescription = { updatedFields, removedFields, truncatedArrays };
-    if (spec.showExpandedEvents) doc.updateDescription.disambiguatedPaths = disambiguatedPaths(entry);
+    if (spec.showExpandedEvents) doc.updateDescription.disambiguatedPaths = disambiguatedPaths;
   }
   if (op === 'create' && spec.showExpandedEvents) doc.nsType = 'collection';
   return doc;
-}
-
-/**
- * The paths of an update description that a dotted string cannot tell
- * apart: those with a numeric field name below the top level. Each is spelled
- * out with array indices as numbers, as mongod does in expanded events.
- */
-function disambiguatedPaths(entry: OplogEntry): Document {
-  const { updatedFields, removedFields, truncatedArrays } = entry.updateDescription!;
-  const out: Document = {};
-  const check = (path: string, doc: Document | undefined): void => {
-    const parts = path.split('.');
-    let node: unknown = doc;
-    let ambiguous = false;
-    const spelled: Array<string | number> = [];
-    parts.forEach((part, i) => {
-      const isIndex = Array.isArray(node) && /^\d+$/.test(part);
-      if (!isIndex && i > 0 && /^\d+$/.test(part)) ambiguous = true;
-      spelled.push(isIndex ? Number(part) : part);
-      node = node !== null && typeof node === 'object' ? (node as Document)[part] : undefined;
-    });
-    if (ambiguous) out[path] = spelled;
-  };
-  for (const path of Object.keys(updatedFields)) check(path, entry.after);
-  for (const path of removedFields) check(path, entry.before);
-  for (const { field } of truncatedArrays) check(field, entry.after);
-  return out;
 }
 
 function operationDescription(entry: OplogEntry): Document | undefined {

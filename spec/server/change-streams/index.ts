@@ -27,7 +27,11 @@ export async function openChangeStream(ctx: CommandContext, cmd: Document): Prom
   const source = new ChangeStreamSource(ctx.store, spec);
   const cursor = cmd.cursor as Document | undefined;
   const batchSize = typeof cursor?.batchSize === 'number' ? cursor.batchSize : undefined;
-  return ctx.member.cursors.first(spec.cursorNs, source, batchSize, cmd.lsid as Document | undefined);
+  return ctx.member.cursors.first(spec.cursorNs, source, batchSize, {
+    lsid: cmd.lsid as Document | undefined,
+    changeStream: true,
+    originatingCommand: cmd,
+  });
 }
 
 /** What a pipeline that cannot even be parsed fails with (mingo only finds out when it runs). */

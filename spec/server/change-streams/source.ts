@@ -148,9 +148,11 @@ export class ChangeStreamSource implements CursorSource {
     }
     const last = out[out.length - 1];
     if (last) this.advance((last._id as Document)._data as string);
-    if (reachedEnd && this.pending.length === 0) {
-      // Everything written so far has been read: a quiet or filtered stream's token keeps up with the cluster time.
-      this.advance(highWaterMark(nextTimestamp(this.store.clusterTime)));
+    const newest = this.store.oplog[this.store.oplog.length - 1];
+    if (reachedEnd && this.pending.length === 0 && newest) {
+      // The whole oplog was scanned: as mongod, the token moves to the newest entry's time, so a quiet or
+      // filtered stream keeps up. After an event at that time, the event's own token is the greater.
+      this.advance(highWaterMark(newest.clusterTime));
     }
     return out;
   }

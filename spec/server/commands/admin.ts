@@ -71,20 +71,40 @@ function replSetStepDown(ctx: CommandContext, cmd: Document): Document {
   return {};
 }
 
+/**
+ * `replSetGetStatus` with mongod's optimes: every member has applied the
+ * newest oplog entry (the members share one store), so applied, durable and
+ * majority-committed optimes are all that entry's.
+ */
 function replSetGetStatus(ctx: CommandContext): Document {
   const { rs, member } = ctx;
   if (rs.mongos) throw new CommandError('CommandNotFound', "no such command: 'replSetGetStatus'");
+  const oplog = rs.store.oplog;
+  const last = oplog[oplog.length - 1];
+  const opTime = { ts: last.clusterTime, t: Long.ONE };
+  const wall = last.wallTime;
   return {
     set: rs.setName,
     date: new Date(),
     myState: STATE[member.role],
     term: Long.ONE,
+    optimes: {
+      lastCommittedOpTime: opTime,
+      lastCommittedWallTime: wall,
+      readConcernMajorityOpTime: opTime,
+      readConcernMajorityWallTime: wall,
+      appliedOpTime: opTime,
+      durableOpTime: opTime,
+      lastAppliedWallTime: wall,
+      lastDurableWallTime: wall,
+    },
     members: rs.members.map((m, i) => ({
       _id: i,
       name: m.address,
       health: m.responding ? 1 : 0,
       state: m.responding ? STATE[m.role] : 8,
       stateStr: m.responding ? m.role.toUpperCase() : '(not reachable/healthy)',
+      ...(m.role === 'arbiter' ? {} : { optime: opTime, optimeDate: wall, optimeDurable: opTime, optimeDurableDate: wall }),
       self: m === member,
     })),
   };
@@ -97,6 +117,14 @@ function transactionCommand(ctx: CommandContext, commit: boolean): Document {
   else if (txn.state === 'aborted') throw new CommandError('NoSuchTransaction', `Transaction with { txnNumber: ${txn.txnNumber} } has been aborted.`);
   else txn.abort();
   return {};
+}
+
+/** getMore, which `failGetMoreAfterCursorCheckout` fails once the cursor is checked out. */
+function getMore(ctx: CommandContext, cmd: Document): Promise<Document> {
+  return ctx.member.cursors.getMore(cmd, ctx.db, ctx.connection, (ns) => {
+    const code = ctx.member.failPoints.getMoreAfterCheckout(ctx.connection.appName, ns);
+    if (code !== undefined) throw CommandError.withCode(code, "Hit the 'failGetMoreAfterCursorCheckout' failpoint");
+  });
 }
 
 export const ADMIN_COMMANDS: CommandSpec[] = [
@@ -115,8 +143,8 @@ export const ADMIN_COMMANDS: CommandSpec[] = [
   { name: 'replSetGetStatus', adminOnly: true, anyRole: true, run: replSetGetStatus },
   { name: 'getParameter', adminOnly: true, anyRole: true, run: (_ctx, cmd) => (cmd.featureCompatibilityVersion ? { featureCompatibilityVersion: { version: '8.0' } } : {}) },
   { name: 'whatsmyuri', anyRole: true, run: (ctx) => ({ you: `${ctx.connection.socket.remoteAddress}:${ctx.connection.socket.remotePort}` }) },
-  { name: 'getMore', read: true, inTransaction: true, run: (ctx, cmd) => ctx.member.cursors.getMore(cmd, ctx.db, ctx.connection) },
-  { name: 'killCursors', read: true, inTransaction: true, run: (ctx, cmd) => ctx.member.cursors.killCursors(cmd, ctx.db) },
-  { name: 'commitTransaction', adminOnly: true, inTransaction: true, write: false, run: (ctx) => transactionCommand(ctx, true) },
-  { name: 'abortTransaction', adminOnly: true, inTransaction: true, run: (ctx) => transactionCommand(ctx, false) },
+  { name: 'getMore', read: true, secondary: 'any', continuesCursor: true, inTransaction: true, run: getMore },
+  { name: 'killCursors', secondary: 'any', inTransaction: true, run: (ctx, cmd) => ctx.member.cursors.killCursors(cmd, ctx.db) },
+  { name: 'commitTransaction', adminOnly: true, inTransaction: true, endsTransaction: 'commit', retryable: true, run: (ctx) => transactionCommand(ctx, true) },
+  { name: 'abortTransaction', adminOnly: true, inTransaction: true, endsTransaction: 'abort', retryable: true, run: (ctx) => transactionCommand(ctx, false) },
 ];

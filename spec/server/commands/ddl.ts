@@ -9,7 +9,7 @@ import { BSON, type Document } from 'bson';
 import { CommandError } from '../errors';
 import { compileFilter, select } from '../query';
 import { DatabaseData, sameValue, type CollectionData, type IndexSpec, type OplogEntry, type Store } from '../store';
-import { ArraySource } from '../cursors';
+import { ArraySource, openedBy } from '../cursors';
 import {
   checkDatabase,
   checkFields,
@@ -90,7 +90,7 @@ function listCollections(ctx: CommandContext, cmd: Document): Promise<Document> 
         idIndex: { v: 2, key: { _id: 1 }, name: '_id_' },
       });
   if (cmd.filter) docs = select(docs, cmd.filter as Document);
-  return ctx.member.cursors.first(`${ctx.db}.$cmd.listCollections`, new ArraySource(docs), batchSize, cmd.lsid as Document | undefined);
+  return ctx.member.cursors.first(`${ctx.db}.$cmd.listCollections`, new ArraySource(docs), batchSize, openedBy(cmd));
 }
 
 function listIndexes(ctx: CommandContext, cmd: Document): Promise<Document> {
@@ -105,7 +105,7 @@ function listIndexes(ctx: CommandContext, cmd: Document): Promise<Document> {
     `${ctx.db}.$cmd.listIndexes.${coll}`,
     new ArraySource(data.indexes.map(indexDoc)),
     batchSize,
-    cmd.lsid as Document | undefined,
+    openedBy(cmd),
   );
 }
 
@@ -192,6 +192,10 @@ function create(ctx: CommandContext, cmd: Document): Document {
   const options: Document = truthy(cmd.capped) ? cappedOptions(cmd) : {};
   Object.assign(options, collectionOptions('create', cmd));
   if (cmd.collation !== undefined) options.collation = cmd.collation;
+  if (ctx.transaction) {
+    ctx.transaction.createCollection(ctx.db, coll, options);
+    return {};
+  }
   if (ctx.store.collection(ctx.db, coll)) {
     throw new CommandError('NamespaceExists', `Collection ${ctx.db}.${coll} already exists.`);
   }
@@ -225,8 +229,19 @@ function collMod(ctx: CommandContext, cmd: Document): Document {
   const data = ctx.store.collection(ctx.db, coll);
   if (!data) throw new CommandError('NamespaceNotFound', `ns does not exist: ${ctx.db}.${coll}`);
   const changes = collectionOptions('collMod', cmd);
+  if (truthy(cmd.dryRun)) return {};
+  const before = data.options;
   // A new options object: transactions' copies keep the one they started with.
   data.options = { ...data.options, ...changes };
+  // A modify event (with showExpandedEvents) tells what was asked and the options before.
+  ctx.store.record([{
+    op: 'modify',
+    db: ctx.db,
+    coll,
+    collectionUUID: data.uuid,
+    operationDescription: changes,
+    stateBeforeChange: { collectionOptions: { uuid: data.uuid, ...before } },
+  }]);
   return {};
 }
 
@@ -353,7 +368,12 @@ function createIndexes(ctx: CommandContext, cmd: Document): Document {
   const requested = (cmd.indexes as unknown[]).map(indexSpec);
   if (requested.length === 0) throw new CommandError('BadValue', 'Must specify at least one index to create');
   const ns = `${ctx.db}.${coll}`;
-  const existing = ctx.store.collection(ctx.db, coll);
+  // In a transaction (4.4+) only on a collection it created, or one it creates now.
+  const txn = ctx.transaction;
+  const existing = txn ? txn.collection(ctx.db, coll) : ctx.store.collection(ctx.db, coll);
+  if (txn && existing && !txn.createdHere(ctx.db, coll)) {
+    throw new CommandError('OperationNotSupportedInTransaction', `Cannot create new indexes on existing collection ${ns} in a multi-document transaction.`);
+  }
   const current = existing?.indexes ?? [{ name: '_id_', key: { _id: 1 } }];
   const toBuild: IndexSpec[] = [];
   for (const spec of requested) {
@@ -375,7 +395,7 @@ function createIndexes(ctx: CommandContext, cmd: Document): Document {
     }
     toBuild.push(spec);
   }
-  const data = existing ?? ctx.store.ensureCollection(ctx.db, coll);
+  const data = existing ?? (txn ? txn.createCollection(ctx.db, coll, {}) : ctx.store.ensureCollection(ctx.db, coll));
   const numIndexesBefore = data.indexes.length;
   const built: IndexSpec[] = [];
   try {
@@ -387,7 +407,8 @@ function createIndexes(ctx: CommandContext, cmd: Document): Document {
     for (const spec of built) data.dropIndex(spec.name);
     throw err;
   }
-  ctx.store.record(built.map((spec) => ({
+  // A transaction's indexes are recorded when it commits.
+  if (!txn) ctx.store.record(built.map((spec) => ({
     op: 'createIndexes',
     db: ctx.db,
     coll,
@@ -442,11 +463,11 @@ export const DDL_COMMANDS: CommandSpec[] = [
   { name: 'listCollections', read: true, run: listCollections },
   { name: 'listIndexes', read: true, run: listIndexes },
   { name: 'dbStats', aliases: ['dbstats'], read: true, run: dbStats },
-  { name: 'create', write: true, run: create },
+  { name: 'create', write: true, inTransaction: true, run: create },
   { name: 'collMod', write: true, run: collMod },
   { name: 'drop', write: true, run: drop },
   { name: 'dropDatabase', write: true, run: dropDatabase },
   { name: 'renameCollection', adminOnly: true, write: true, run: renameCollection },
-  { name: 'createIndexes', write: true, run: createIndexes },
+  { name: 'createIndexes', write: true, inTransaction: true, run: createIndexes },
   { name: 'dropIndexes', aliases: ['deleteIndexes'], write: true, run: dropIndexes },
 ];

@@ -101,6 +101,6 @@ function describe(ctx: CommandContext, legacy: boolean): Document {
 }
 
 export const HELLO_COMMANDS: CommandSpec[] = [
-  { name: 'hello', anyRole: true, run: (ctx, cmd) => hello(ctx, cmd, false) },
-  { name: 'isMaster', aliases: ['ismaster'], anyRole: true, run: (ctx, cmd) => hello(ctx, cmd, true) },
+  { name: 'hello', anyRole: true, opQuery: true, run: (ctx, cmd) => hello(ctx, cmd, false) },
+  { name: 'isMaster', aliases: ['ismaster'], anyRole: true, opQuery: true, run: (ctx, cmd) => hello(ctx, cmd, true) },
 ];

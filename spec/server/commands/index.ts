@@ -1,11 +1,26 @@
-/** The command table: every command the test server answers, by name and alias. */
+/**
+ * The command table: every command the test server answers, by name and
+ * alias, with the properties the dispatcher acts on (see {@link CommandSpec}).
+ * A new command is a new row in one of these files.
+ */
 import { ADMIN_COMMANDS } from './admin';
-import { CRUD_COMMANDS } from './crud';
+import { AGGREGATE_COMMANDS } from './aggregate';
+import { BULK_WRITE_COMMANDS } from './bulk-write';
 import { DDL_COMMANDS } from './ddl';
 import { HELLO_COMMANDS } from './hello';
+import { READ_COMMANDS } from './reads';
 import type { CommandSpec } from './types';
+import { WRITE_COMMANDS } from './writes';
 
-const ALL: CommandSpec[] = [...HELLO_COMMANDS, ...ADMIN_COMMANDS, ...CRUD_COMMANDS, ...DDL_COMMANDS];
+const ALL: CommandSpec[] = [
+  ...HELLO_COMMANDS,
+  ...ADMIN_COMMANDS,
+  ...WRITE_COMMANDS,
+  ...BULK_WRITE_COMMANDS,
+  ...READ_COMMANDS,
+  ...AGGREGATE_COMMANDS,
+  ...DDL_COMMANDS,
+];
 
 export const COMMANDS = new Map<string, CommandSpec>();
 for (const spec of ALL) {

@@ -1,0 +1,87 @@
+/**
+ * The query commands: find, count and distinct, evaluated by mingo
+ * (spec/server/query.ts) over what `ctx.view` shows.
+ */
+import type { Document } from 'bson';
+import { resolve } from 'mingo/util';
+import { ArraySource, openedBy } from '../cursors';
+import { CommandError } from '../errors';
+import { distinctValues, project, select, sortSpec } from '../query';
+import { checkFields, collectionName, nonNegative, toNumber, type FieldType } from './args';
+import type { CommandContext, CommandSpec } from './types';
+import { candidates, checkHint, evalOptions, singleBatch } from './statements';
+
+const FIND_FIELDS: Record<string, FieldType> = {
+  filter: 'object', projection: 'object', sort: 'object', hint: 'hint', skip: 'int64', limit: 'int64',
+  batchSize: 'int64', singleBatch: 'bool', max: 'object', min: 'object', returnKey: 'bool', showRecordId: 'bool',
+  tailable: 'bool', oplogReplay: 'bool', noCursorTimeout: 'bool', awaitData: 'bool', allowPartialResults: 'bool',
+  collation: 'object', allowDiskUse: 'bool', let: 'object', readOnce: 'bool', allowSpeculativeMajorityRead: 'bool',
+  $_requestResumeToken: 'bool', $_resumeAfter: 'object', $_startAt: 'object', term: 'int64',
+  includeQueryStatsMetrics: 'bool', encryptionInformation: 'object', sampleId: 'any', ntoreturn: 'int64',
+};
+
+function find(ctx: CommandContext, cmd: Document): Promise<Document> {
+  const ns = { db: ctx.db, coll: collectionName(cmd, ctx.db) };
+  checkFields(cmd, 'find', FIND_FIELDS, { command: true });
+  const skip = nonNegative('skip', cmd.skip);
+  const limit = nonNegative('limit', cmd.limit);
+  const batchSize = nonNegative('batchSize', cmd.batchSize);
+  const data = ctx.view.collection(ns.db, ns.coll);
+  if (cmd.tailable) {
+    if (data?.options.capped) throw new CommandError('CommandNotSupported', 'the wire test server does not support tailable cursors');
+    throw new CommandError('BadValue', `error processing query: ns=${ns.db}.${ns.coll} tailable cursor requested on non capped collection`);
+  }
+  for (const option of ['min', 'max', 'returnKey', 'showRecordId'] as const) {
+    if (cmd[option]) throw new CommandError('CommandNotSupported', `the wire test server does not support find's '${option}'`);
+  }
+  checkHint(data, cmd.hint);
+  const filter = (cmd.filter ?? {}) as Document;
+  const options = evalOptions(cmd);
+  let docs = select(candidates(data, filter), filter, { ...options, sort: sortSpec(cmd.sort as Document | undefined), skip, limit });
+  if (cmd.projection) docs = project(docs, cmd.projection as Document, filter, options);
+  const source = new ArraySource(docs);
+  return ctx.member.cursors.first(`${ns.db}.${ns.coll}`, cmd.singleBatch ? singleBatch(source) : source, batchSize, openedBy(cmd));
+}
+
+function count(ctx: CommandContext, cmd: Document): Document {
+  const ns = { db: ctx.db, coll: collectionName(cmd, ctx.db) };
+  checkFields(cmd, 'count', {
+    query: 'object', limit: 'int64', skip: 'int64', hint: 'hint', collation: 'object', fields: 'object',
+    encryptionInformation: 'object', mirrored: 'bool', sampleId: 'any',
+  }, { command: true });
+  const skip = nonNegative('skip', cmd.skip) ?? 0;
+  const limit = Math.abs(toNumber(cmd.limit) ?? 0);
+  const data = ctx.view.collection(ns.db, ns.coll);
+  checkHint(data, cmd.hint);
+  const filter = (cmd.query ?? {}) as Document;
+  const matched = select(candidates(data, filter), filter, evalOptions(cmd)).length;
+  const n = Math.max(0, matched - skip);
+  return { n: limit > 0 ? Math.min(n, limit) : n };
+}
+
+function distinct(ctx: CommandContext, cmd: Document): Document {
+  const ns = { db: ctx.db, coll: collectionName(cmd, ctx.db) };
+  checkFields(cmd, 'distinct', {
+    key: 'string', query: 'object', collation: 'object', hint: 'hint', mirrored: 'bool', sampleId: 'any',
+  }, { command: true, required: ['key'] });
+  const key = cmd.key as string;
+  if (key.length === 0) throw new CommandError('BadValue', 'FieldPath cannot be constructed with empty string');
+  const data = ctx.view.collection(ns.db, ns.coll);
+  checkHint(data, cmd.hint);
+  const filter = (cmd.query ?? {}) as Document;
+  const values: unknown[] = [];
+  for (const doc of select(candidates(data, filter), filter, evalOptions(cmd))) {
+    const value = resolve(doc, key);
+    if (value === undefined) continue;
+    // An array contributes its elements (one level, as mongod's distinct does).
+    if (Array.isArray(value)) values.push(...value.flat(1));
+    else values.push(value);
+  }
+  return { values: distinctValues(values) };
+}
+
+export const READ_COMMANDS: CommandSpec[] = [
+  { name: 'find', read: true, snapshotReads: true, inTransaction: true, run: find },
+  { name: 'count', read: true, run: count },
+  { name: 'distinct', read: true, snapshotReads: true, inTransaction: true, run: distinct },
+];
