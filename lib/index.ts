@@ -18,7 +18,10 @@ export {
   type ChangeStreamStatus,
   type ChangeHandler,
   type CheckpointOptions,
+  type CloseReason,
   type ConsumeOptions,
+  type LeaseOptions,
+  type StoreOperation,
   type HistoryLostInfo,
   type HistoryLostPolicy,
   type OpenChangeStream,
@@ -32,6 +35,10 @@ export {
   CollectionCheckpointStore,
   type CheckpointStore,
   type CheckpointDocument,
+  type Lease,
+  type LeaseInfo,
+  type AcquireOptions,
+  type SaveOptions,
 } from './checkpoint';
 export {
   RxMongoError,
@@ -42,4 +49,6 @@ export {
   SubscriberOverflowError,
   CheckpointInUseError,
   CheckpointCorruptError,
+  CheckpointLeaseLostError,
+  CheckpointTimeoutError,
 } from './errors';

@@ -25,6 +25,8 @@ export interface CheckpointRecord {
   key: string;
   fence: number;
   holder?: string;
+  /** The holder's lease ttl: how long its lock may go unrefreshed before others may take it. */
+  ttlMS?: number;
   /** Absent in a file written by `acquire` before any save. */
   token?: ResumeToken;
   savedAt?: Date;
@@ -93,12 +95,16 @@ export function decodeRecord(file: string, key: string, text: string): Checkpoin
     throw new CheckpointCorruptError(file, `not extended JSON (${(error as Error).message})`);
   }
   if (stored === null || typeof stored !== 'object' || Array.isArray(stored)) throw new CheckpointCorruptError(file, 'not an object');
-  const record = stored as Partial<CheckpointRecord> & { token?: unknown };
+  const record = stored as Partial<Omit<CheckpointRecord, 'fence'>> & { token?: unknown; fence?: unknown };
   if (record.key !== key) throw new CheckpointCorruptError(file, `holds key ${JSON.stringify(record.key)}, not ${JSON.stringify(key)}`);
+  // Canonical parsing keeps numbers wrapped (Int32, Double), so tokens keep their exact BSON types.
+  const fence = record.fence === undefined ? undefined : Number((record.fence as { valueOf(): unknown }).valueOf());
+  if (fence !== undefined && !Number.isSafeInteger(fence)) throw new CheckpointCorruptError(file, 'holds a fence that is not an integer');
   // Only acquire writes a record without a token, and it always writes the fence and no savedAt.
-  const leaseOnly = !('token' in record) && record.savedAt === undefined && typeof record.fence === 'number';
+  const leaseOnly = !('token' in record) && record.savedAt === undefined && fence !== undefined;
   if (!leaseOnly && record.token == null) throw new CheckpointCorruptError(file, 'holds no token');
-  return { ...record, key, fence: typeof record.fence === 'number' ? record.fence : 0 } as CheckpointRecord;
+  const ttlMS = record.ttlMS === undefined ? undefined : Number((record.ttlMS as { valueOf(): unknown }).valueOf());
+  return { ...record, key, fence: fence ?? 0, ttlMS } as CheckpointRecord;
 }
 
 function isPlain(byte: number): boolean {

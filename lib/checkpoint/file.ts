@@ -28,6 +28,7 @@ const MIN_STALE_MS = 2_000;
 
 interface Held {
   lease: Lease;
+  ttlMS: number;
   release: () => Promise<void>;
   /** Set by proper-lockfile when another process took the lock over. */
   compromised?: Error;
@@ -38,10 +39,12 @@ interface Held {
  * directory, in canonical extended JSON (any BSON position round-trips).
  *
  * - **Lease**: a lock per key (`proper-lockfile`: an atomic `mkdir`, its
- *   modification time refreshed in the background); it is stale, and can be
- *   taken over, once not refreshed for `ttlMS` (at least 2 s). Staleness is
- *   judged by the clock of the process looking at it, so machines sharing
- *   the directory over a network need synchronised clocks.
+ *   modification time refreshed in the background for as long as the
+ *   holding process runs); it is stale, and can be taken over, once not
+ *   refreshed for `ttlMS` (at least 2 s): when the holder died, or was
+ *   paused (SIGSTOP, a long GC, a blocked event loop). Staleness is judged
+ *   by the clock of the process looking at it, so machines sharing the
+ *   directory over a network need synchronised clocks.
  * - **Fence**: each acquisition claims the next fence by creating
  *   `<key>.f<fence>.checkpoint.json` with an exclusive hard link, so no two
  *   leases ever share a fence; saves replace only their own fence's file,
@@ -82,14 +85,23 @@ export class FileCheckpointStore implements CheckpointStore {
     assertTtl(options?.ttlMS);
     const { holder, ttlMS } = options;
     if (typeof holder !== 'string' || holder.length === 0) throw new TypeError('acquire() needs a holder (a non-empty string)');
+    const mine = this.held.get(key);
+    if (mine !== undefined && mine.lease.holder === holder && mine.compromised === undefined) {
+      // Re-acquiring under our own lock: a new fence, the same lock.
+      mine.lease = await this.serialized(key, () => this.claim(key, holder, ttlMS));
+      mine.ttlMS = ttlMS;
+      return mine.lease;
+    }
     await mkdir(this.directory, { recursive: true });
+    // The holder's ttl decides when its lock is stale, as in the other stores.
+    const holderTtl = (await this.serialized(key, () => this.newest(key)))?.ttlMS ?? ttlMS;
     const held: Partial<Held> = {};
     let release: () => Promise<void>;
     try {
       release = await lockfile.lock(this.resource(key), {
         lockfilePath: `${this.resource(key)}.lock`,
         realpath: false,
-        stale: Math.max(ttlMS, MIN_STALE_MS),
+        stale: Math.max(holderTtl, MIN_STALE_MS),
         retries: 0,
         onCompromised: (error) => {
           held.compromised = error;
@@ -100,8 +112,8 @@ export class FileCheckpointStore implements CheckpointStore {
       throw error;
     }
     try {
-      const lease = await this.serialized(key, () => this.claim(key, holder));
-      this.held.set(key, Object.assign(held, { lease, release }));
+      const lease = await this.serialized(key, () => this.claim(key, holder, ttlMS));
+      this.held.set(key, Object.assign(held, { lease, release, ttlMS }));
       await this.sweep(key);
       return lease;
     } catch (error) {
@@ -123,7 +135,8 @@ export class FileCheckpointStore implements CheckpointStore {
     assertPosition(token);
     await this.serialized(lease.key, async () => {
       await this.assertCurrent(lease);
-      const record: CheckpointRecord = { key: lease.key, fence: lease.fence, holder: lease.holder, token, savedAt: new Date() };
+      const ttlMS = this.held.get(lease.key)?.ttlMS;
+      const record: CheckpointRecord = { key: lease.key, fence: lease.fence, holder: lease.holder, ttlMS, token, savedAt: new Date() };
       const file = join(this.directory, checkpointName(lease.key, lease.fence));
       await this.write(file, encodeRecord(record), (temporary) => rename(temporary, file));
     });
@@ -141,11 +154,11 @@ export class FileCheckpointStore implements CheckpointStore {
   }
 
   /** Claims the next fence with an exclusive link, so no two leases ever get the same one. */
-  private async claim(key: string, holder: string): Promise<Lease> {
+  private async claim(key: string, holder: string, ttlMS: number): Promise<Lease> {
     for (;;) {
       const previous = await this.newest(key);
       const fence = (previous?.fence ?? 0) + 1;
-      const record: CheckpointRecord = { key, fence, holder };
+      const record: CheckpointRecord = { key, fence, holder, ttlMS };
       if (previous?.token !== undefined) Object.assign(record, { token: previous.token, savedAt: previous.savedAt });
       const file = join(this.directory, checkpointName(key, fence));
       try {
