@@ -29,6 +29,8 @@ export {
   type RxWatchOptions,
   type StreamOwner,
 } from './change-stream';
+// Consumer groups.
+export type { GroupOptions, GroupStatus, GroupOperation, RevokeReason } from './change-stream';
 export {
   MemoryCheckpointStore,
   FileCheckpointStore,
