@@ -60,7 +60,7 @@ export function resolveGroup(value: unknown, checkpoint: unknown): ResolvedGroup
     throw new TypeError('watch() option group needs the checkpoint option: the store and key its members share');
   }
   if (options.store !== null && typeof options.store === 'object' && typeof options.store.leases !== 'function') {
-    throw new TypeError(`watch() option group needs a checkpoint store that lists leases (leases(prefix)); ${describe(options.store)} does not`);
+    throw new TypeError(`watch() option group needs checkpoint.store to list leases, to see the other members; ${describe(options.store)} has no leases(prefix) method`);
   }
   if (options.lease !== undefined) {
     throw new TypeError('watch() options group and checkpoint.lease cannot be combined: group.leaseMS sets the leases of a group');
