@@ -17,7 +17,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { MongoClient, Timestamp, type Document } from 'mongodb';
+import { MongoClient, Timestamp, type ChangeStreamInsertDocument, type Document } from 'mongodb';
 import { lastValueFrom } from 'rxjs';
 import { CollectionCheckpointStore, RxMongoClient, type CheckpointDocument } from '../../lib';
 
@@ -197,14 +197,14 @@ function member(argv: string[]): void {
       createInterface({ input: process.stdin }).once('line', () => {
         const consuming = db
           .collection<{ _id: number }>('events')
-          .watch([{ $match: { operationType: 'insert' } }], {
+          .watch<{ _id: number }, ChangeStreamInsertDocument<{ _id: number }>>([{ $match: { operationType: 'insert' } }], {
             checkpoint: { store, key, every: { events: 500, ms: 500 }, start: Timestamp.fromString(start, 10) },
             group: { partitions: Number(partitions), leaseMS: LEASE_MS },
           })
           .consume(
             (change) => {
               if (busy > 0) for (const until = performance.now() + busy; performance.now() < until; );
-              handled.push(change.documentKey._id as number);
+              handled.push(change.documentKey._id);
             },
             { highWaterMark: 500 },
           )
