@@ -6,7 +6,7 @@
  */
 import type { ChangeStreamInsertDocument } from 'mongodb';
 import { filter, firstValueFrom, lastValueFrom, type Subscription } from 'rxjs';
-import { ConfigurationError, MemoryCheckpointStore, RxMongoClient, type ChangeStreamStatus, type GroupStatus } from '../../lib';
+import { ClientClosedError, ConfigurationError, MemoryCheckpointStore, RxMongoClient, type ChangeStreamStatus, type GroupStatus } from '../../lib';
 import { backend, SPEC_DRIVER_OPTIONS, uniqueDbName } from '../support/backend';
 
 interface Doc {
@@ -147,6 +147,35 @@ describe('consumer group member', () => {
     await expect(done).resolves.toBe('completed');
     expect(statuses.map((s) => s.type)).toContain('left');
     expect(await store.leases(`${key}/`)).toEqual([]);
+  });
+
+  it('errors with ClientClosedError when subscribed after its client closed', async () => {
+    const { name, key, store } = await setup();
+    const own = client();
+    const a = member(own, name, key, store);
+    await lastValueFrom(own.close(), { defaultValue: undefined });
+    await expect(lastValueFrom(a.consume(() => {}), { defaultValue: undefined })).rejects.toThrow(ClientClosedError);
+  });
+
+  it('waits as a standby while a single consumer holds the key, and leaves nothing behind when unsubscribed meanwhile', async () => {
+    const { name, key, store } = await setup();
+    const single = client()
+      .db(dbName)
+      .collection<Doc>(name)
+      .watch<Doc, Insert>([], { maxAwaitTimeMS: 50, checkpoint: { store, key, lease: { ttlMS: 60_000 } } });
+    const singleSub = single.consume(() => {}).subscribe();
+    await firstValueFrom(single.status$.pipe(filter(is('opened'))));
+
+    const a = member(client(), name, key, store);
+    const statuses: ChangeStreamStatus[] = [];
+    a.status$.subscribe((s) => statuses.push(s));
+    const sub = a.consume(() => {}).subscribe();
+    await firstValueFrom(a.status$.pipe(filter(is('standby'))));
+    sub.unsubscribe();
+    await new Promise((resolve) => setTimeout(resolve, LEASE_MS));
+    expect(statuses.map((s) => s.type)).toEqual(['standby']);
+    expect((await store.leases(`${key}/`)).map((l) => l.key)).toEqual([]);
+    singleSub.unsubscribe();
   });
 
   it('a member asking for another partition count fails with ConfigurationError', async () => {

@@ -1,7 +1,7 @@
 import type { Document, ResumeToken } from 'mongodb';
 import type { SchedulerLike, Subscriber, Subscription } from 'rxjs';
 import type { CheckpointStore } from '../../checkpoint/store';
-import { CheckpointCorruptError, ConfigurationError } from '../../errors';
+import { CheckpointCorruptError, ClientClosedError, ConfigurationError } from '../../errors';
 import type { StreamOwner } from '../config';
 import type { ChangeHandler } from '../consume';
 import type { ConsumeOptions } from '../options';
@@ -76,6 +76,10 @@ export class GroupMember<TChange extends Document, R> {
 
   /** Joins the group and starts polling. */
   start(): void {
+    if (this.setup.owner?.closed === true) {
+      this.subscriber.error(new ClientClosedError());
+      return;
+    }
     this.unregister = this.setup.owner?.onClose(() => this.leave({ kind: 'completed' }));
     void this.join();
   }
@@ -96,7 +100,8 @@ export class GroupMember<TChange extends Document, R> {
         this.origin ??= await this.groupOrigin();
         if (this.origin === undefined) return;
         await this.membership.announce();
-        if (this.leaving !== undefined) return;
+        // Left while announcing: withdraw what close() could not see yet.
+        if (this.leaving !== undefined) return void (await this.membership.leave().catch(() => false));
         this.setup.report({ type: 'joined', key, member: this.membership.id, partitions: this.setup.partitions });
         await this.poll();
         return;
@@ -245,8 +250,7 @@ export class GroupMember<TChange extends Document, R> {
     this.timer?.unsubscribe();
     await Promise.all([...this.running.keys()].map((partition) => this.revoke(partition, 'closed')).concat([...this.stopping.values()]));
     try {
-      await this.membership.leave();
-      this.setup.report({ type: 'left', key, member: this.membership.id });
+      if (await this.membership.leave()) this.setup.report({ type: 'left', key, member: this.membership.id });
     } catch (error) {
       // Its announcement expires by itself within leaseMS.
       this.setup.report({ type: 'groupError', key, operation: 'leave', error });

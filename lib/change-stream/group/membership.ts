@@ -70,10 +70,12 @@ export class Membership {
     return [...ids].sort();
   }
 
-  /** Withdraws the announcement (its lease), so the others rebalance at their next poll. */
-  async leave(): Promise<void> {
+  /** Withdraws the announcement (its lease), so the others rebalance at their next poll; `false` if there was none. */
+  async leave(): Promise<boolean> {
     const lease = this.lease;
     this.lease = undefined;
-    if (lease !== undefined) await within('release', lease.key, this.timeoutMS, () => this.store.release(lease));
+    if (lease === undefined) return false;
+    await within('release', lease.key, this.timeoutMS, () => this.store.release(lease));
+    return true;
   }
 }

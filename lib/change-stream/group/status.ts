@@ -17,10 +17,11 @@ export type RevokeReason = 'rebalance' | 'leaseLost' | 'closed';
  * - `revoked`: the member stopped handling `partitions`, after their last
  *   save and lease release (`rebalance`, `closed`) or at once because
  *   another member took them over (`leaseLost`: its saves were refused).
- * - `progress`: a partition's position was saved: `token`, how many events
- *   the member `handled` in it since it was assigned, when the newest of
- *   them was written (`lastEventAt`, from the change's `wallTime` or
- *   `clusterTime`) and how far behind it was handled (`lagMS`).
+ * - `progress`: a partition's position was saved: `token`, how many changes
+ *   of it the member handed to the handler since it was assigned
+ *   (`handled`), when the newest of them was written (`lastEventAt`, from
+ *   the change's `wallTime` or `clusterTime`) and how long after that it
+ *   reached the handler (`lagMS`).
  * - `groupError`: a store call of the group itself (joining, renewing the
  *   announcement, listing the members, leaving) failed; it is retried at the
  *   next poll, the partitions keep running meanwhile.
