@@ -17,7 +17,7 @@ import type { ResolvedGroup } from './options';
 import { partitionStage, type PartitionStream } from './partition';
 import type { Origin } from './record';
 
-export { resolveGroup, type GroupOptions, type ResolvedGroup } from './options';
+export type { GroupOptions } from './options';
 export type { GroupStatus, GroupOperation, RevokeReason } from './status';
 export type { GroupSetup } from './member';
 

@@ -31,7 +31,7 @@ export interface ResolvedGroup {
 }
 
 /** The most partitions a group may have: enough for any number of members a stream can feed. */
-export const MAX_PARTITIONS = 1024;
+const MAX_PARTITIONS = 1024;
 const DEFAULT_LEASE_MS = 10_000;
 const MAX_TIMER_MS = 2 ** 31 - 1;
 const KEYS = ['partitions', 'leaseMS'];
