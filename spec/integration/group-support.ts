@@ -72,6 +72,8 @@ export interface StatusLine {
   owned?: number[];
   reason?: string;
   share?: number[];
+  key?: string;
+  error?: string;
 }
 
 /** One member's log, read back: changes handled (with the assignment epoch they fell in) and statuses. */

@@ -197,6 +197,10 @@ describe('consumer group of member processes', () => {
     expect(frozen.length).toBeGreaterThan(0);
     expect(takenAt).toBeDefined();
     expect(new Set(lost)).toEqual(new Set(frozen));
+    // Refused by the store: another member's fence is newer.
+    const refusals = lb.statuses.filter((s) => s.type === 'leaseLost' && s.t >= resumedAt);
+    expect(new Set(refusals.map((s) => s.key))).toEqual(new Set(frozen.map((p) => `${group.key}/p${p}`)));
+    for (const refusal of refusals) expect(refusal.error).toMatch(/CheckpointLeaseLostError: .* is lost: the key is now held with fence \d+/);
     expect(missing(logs, DOCS, UPDATES)).toEqual([]);
     expectOrdered(logs);
   });
