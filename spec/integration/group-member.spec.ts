@@ -4,7 +4,7 @@
  * a mismatched partition count, a single consumer growing into a group, and
  * what status$ shows.
  */
-import type { ChangeStreamInsertDocument } from 'mongodb';
+import type { ChangeStreamInsertDocument, CommandStartedEvent, Document } from 'mongodb';
 import { filter, firstValueFrom, lastValueFrom, type Subscription } from 'rxjs';
 import { ClientClosedError, ConfigurationError, MemoryCheckpointStore, RxMongoClient, type ChangeStreamStatus, type GroupStatus } from '../../lib';
 import { backend, SPEC_DRIVER_OPTIONS, uniqueDbName } from '../support/backend';
@@ -106,6 +106,57 @@ describe('consumer group member', () => {
     subB.unsubscribe();
     await firstValueFrom(b.status$.pipe(filter(is('left'))));
     expect(await store.leases(`${key}/`)).toEqual([]);
+  });
+
+  it("reads only its own share from the server: the partition filter opens each cursor's pipeline", async () => {
+    const { name, key, store, insert } = await setup();
+    const own = new RxMongoClient(backend().uri, { ...SPEC_DRIVER_OPTIONS, monitorCommands: true });
+    clients.push(own);
+    const pipelines: Document[][] = [];
+    own.driver.on('commandStarted', (e: CommandStartedEvent) => {
+      const pipeline = e.command.pipeline as Document[] | undefined;
+      if (e.commandName === 'aggregate' && pipeline?.[0]?.$changeStream !== undefined) pipelines.push(pipeline);
+    });
+    const seen = { a: [] as number[], b: [] as number[] };
+    const a = member(own, name, key, store);
+    const b = member(client(), name, key, store);
+    const owned = { a: [] as readonly number[], b: [] as readonly number[] };
+    a.status$.subscribe((s) => {
+      if (s.type === 'assigned' || s.type === 'revoked') owned.a = s.owned;
+    });
+    b.status$.subscribe((s) => {
+      if (s.type === 'assigned' || s.type === 'revoked') owned.b = s.owned;
+    });
+    const subs = [a.consume((c) => void seen.a.push(c.documentKey._id)).subscribe()];
+    await until(() => owned.a.length === PARTITIONS, 'a to hold every partition');
+    subs.push(b.consume((c) => void seen.b.push(c.documentKey._id)).subscribe());
+    await until(() => owned.a.length === 2 && owned.b.length === 2, 'an even split');
+    const ids = Array.from({ length: 40 }, (_, i) => 100 + i);
+    await insert(ids);
+    await until(() => seen.a.length + seen.b.length === ids.length, 'every insert handled');
+    for (const sub of subs) sub.unsubscribe();
+
+    // Where the server puts each document.
+    const partitionOf = new Map(
+      (
+        await own
+          .db(dbName)
+          .collection<Doc>(name)
+          .driver.aggregate<{ _id: number; p: number }>([{ $project: { p: { $mod: [{ $abs: { $toHashedIndexKey: '$_id' } }, PARTITIONS] } } }])
+          .toArray()
+      ).map((d) => [d._id, d.p]),
+    );
+    expect(seen.a.every((id) => owned.a.includes(partitionOf.get(id)!))).toBe(true);
+    expect(seen.b.every((id) => owned.b.includes(partitionOf.get(id)!))).toBe(true);
+    // a's cursors (besides the one that read the group's starting position): one per partition
+    // it held, each with the user's $match behind the partition filter.
+    const partitionsOpened = pipelines.filter((p) => p.length > 1).map((p) => {
+      expect(p[2]).toEqual({ $match: { operationType: 'insert' } });
+      const [hashed, partition] = p[1].$match.$or[1].$expr.$eq as [{ $mod: [unknown, number] }, number];
+      expect(hashed).toEqual({ $mod: [{ $abs: { $toHashedIndexKey: '$documentKey._id' } }, PARTITIONS] });
+      return partition;
+    });
+    expect(new Set(partitionsOpened)).toEqual(new Set(Array.from({ length: PARTITIONS }, (_, i) => i)));
   });
 
   it('a handler error ends the member with that error after its last saves; the change goes to the next member', async () => {
