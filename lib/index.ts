@@ -27,6 +27,8 @@ export {
   type RetryOptions,
   type RxWatchOptions,
 } from './change-stream';
+// Consumer groups.
+export type { GroupOptions, GroupStatus, GroupOperation, RevokeReason } from './change-stream';
 export {
   MemoryCheckpointStore,
   FileCheckpointStore,

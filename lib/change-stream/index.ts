@@ -12,6 +12,8 @@ import { ConsumeRun, type ChangeHandler } from './consume';
 import { resolveConsumeOptions, resolveWatchOptions, type ConsumeOptions, type RxWatchOptions } from './options';
 import type { OpenChangeStream } from './reader';
 import { Hub } from './shared';
+// Consumer groups (./group): consume() of a stream with `group` runs a group member.
+import { consumeGroup, groupNeedsConsume, groupSetup, type GroupSetup } from './group';
 import type { ChangeStreamStatus } from './status';
 
 export type { RetryOptions } from './backoff';
@@ -20,6 +22,7 @@ export type { CheckpointOptions, CheckpointStart, ConsumeOptions, LeaseOptions, 
 export type { HistoryLostInfo, HistoryLostPolicy, OpenChangeStream } from './reader';
 export type { ChangeStreamStatus, CloseReason, StoreOperation } from './status';
 export type { StreamOwner } from './config';
+export type { GroupOptions, GroupStatus, RevokeReason, GroupOperation } from './group';
 
 /**
  * A change stream as a hot, multicast `Observable` of change events — what
@@ -87,6 +90,8 @@ export class RxChangeStream<
   private readonly config: StreamConfig<TChange>;
   private readonly hub: Hub<TChange>;
   private latest: ResumeToken | undefined;
+  /** Consumer groups: this member's setup when the `group` option is given. */
+  private readonly group: GroupSetup<TChange> | undefined;
 
   /**
    * Use `watch()` on a client, database or collection. Validates at once.
@@ -109,7 +114,7 @@ export class RxChangeStream<
     }
     const resolved = resolveWatchOptions<TChange>(pipeline, options);
     let hub: Hub<TChange> | undefined;
-    super((subscriber) => hub?.attach(subscriber));
+    super((subscriber) => (resolved.group !== undefined ? subscriber.error(groupNeedsConsume()) : hub?.attach(subscriber)));
     const status = new Subject<ChangeStreamStatus>();
     this.status$ = status.asObservable();
     this.config = {
@@ -123,6 +128,18 @@ export class RxChangeStream<
     };
     hub = new Hub(this.config);
     this.hub = hub;
+    // Consumer groups: each partition is an RxChangeStream of its own over the same source.
+    this.group =
+      resolved.group &&
+      groupSetup<TChange>({
+        ...resolved,
+        group: resolved.group,
+        open,
+        options: options as RxWatchOptions<TChange>,
+        owner,
+        report: this.config.report,
+        create: (stages, partitionOptions) => new RxChangeStream<TSchema, TChange>(open, stages, partitionOptions, owner),
+      });
   }
 
   /**
@@ -147,6 +164,7 @@ export class RxChangeStream<
    * RxJS counterpart: `ConnectableObservable.connect()`.
    */
   connect(): Subscription {
+    if (this.group !== undefined) throw groupNeedsConsume();
     return this.hub.connect();
   }
 
@@ -186,6 +204,7 @@ export class RxChangeStream<
       throw new TypeError(`consume() needs a handler function, got ${describe(handler)}`);
     }
     const highWaterMark = resolveConsumeOptions(options, this.config.highWaterMark);
+    if (this.group !== undefined) return consumeGroup(this.group, handler, { highWaterMark });
     // The bridge of a consume subscription: its engine pulls from a cursor of its own.
     return new Observable<R>((sink) => {
       const consumer = new ConsumeRun(this.config, handler, highWaterMark, sink);

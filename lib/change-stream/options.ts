@@ -4,6 +4,8 @@ import type { CheckpointStore } from '../checkpoint/store';
 import { describe } from '../driver/names';
 import { DEFAULT_RETRY, type RetryOptions } from './backoff';
 import type { HistoryLostPolicy } from './reader';
+// Consumer groups (./group): the `group` option.
+import { resolveGroup, type GroupOptions, type ResolvedGroup } from './group/options';
 import { boolean, duration, finite, integer, knownKeys, object, oneOf } from './validate';
 
 /** Where and how often an `RxChangeStream` saves its position, and who may. */
@@ -85,6 +87,13 @@ export interface RxWatchOptions<TChange = ChangeStreamDocument> extends ChangeSt
   onInvalidate?: 'complete' | 'restart';
   /** Where emissions, backoff, checkpoint and lease timers are scheduled. Default `asyncScheduler`. */
   scheduler?: SchedulerLike;
+  /**
+   * Makes `consume()` one member of a consumer group sharing
+   * `checkpoint.key`: the changes are split into partitions, each owned by
+   * one member at a time (see `GroupOptions`). Needs `checkpoint` with a
+   * store that lists leases.
+   */
+  group?: GroupOptions;
 }
 
 /** Options of `consume()`. Unknown keys are a `TypeError`. */
@@ -93,7 +102,7 @@ export interface ConsumeOptions {
   highWaterMark?: number;
 }
 
-const RX_KEYS = ['checkpoint', 'linger', 'highWaterMark', 'bufferSize', 'retry', 'onHistoryLost', 'onInvalidate', 'scheduler'] as const;
+const RX_KEYS = ['checkpoint', 'linger', 'highWaterMark', 'bufferSize', 'retry', 'onHistoryLost', 'onInvalidate', 'scheduler', 'group'] as const;
 /** The driver's change-stream options (ChangeStreamOptions and what it extends). */
 const DRIVER_KEYS = [
   'fullDocument', 'fullDocumentBeforeChange', 'maxAwaitTimeMS', 'resumeAfter', 'startAfter', 'startAtOperationTime',
@@ -140,6 +149,7 @@ export interface ResolvedOptions<TChange> {
   onHistoryLost: HistoryLostPolicy<TChange>;
   onInvalidate: 'complete' | 'restart';
   scheduler: SchedulerLike;
+  group: ResolvedGroup | undefined;
 }
 
 /**
@@ -170,6 +180,7 @@ export function resolveWatchOptions<TChange>(pipeline: unknown, options: unknown
     onHistoryLost: resolveHistoryLost(all.onHistoryLost),
     onInvalidate: oneOf('onInvalidate', all.onInvalidate, ['complete', 'restart'] as const, 'complete'),
     scheduler: resolveScheduler(all.scheduler),
+    group: resolveGroup(all.group, all.checkpoint),
   };
 }
 

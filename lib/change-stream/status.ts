@@ -1,4 +1,6 @@
 import type { MongoServerError, ResumeToken } from 'mongodb';
+// Consumer groups (./group) report on the same status$.
+import type { GroupStatus } from './group/status';
 
 /** A checkpoint store call, as status reports name it. */
 export type StoreOperation = 'load' | 'acquire' | 'renew' | 'save' | 'release';
@@ -73,4 +75,5 @@ export type ChangeStreamStatus =
       readonly reason: CloseReason;
       readonly error?: unknown;
       readonly checkpointError?: unknown;
-    };
+    }
+  | GroupStatus;

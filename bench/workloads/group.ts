@@ -1,0 +1,221 @@
+/**
+ * Consumer-group throughput: the same history of changes drained by a group
+ * of 1, 2 and 4 member processes on this machine, each a real process
+ * (this file, run with `--group-member`) with its own client, sharing a
+ * CollectionCheckpointStore. The clock starts when every member has
+ * connected and is told to join at once, and stops when every change has
+ * been handled by some member; joining and the first rebalance are inside
+ * the measured time, as they are in production.
+ *
+ * Self-contained: `export default (ctx) => Promise<GroupRow>`.
+ *
+ * Inputs (`ctx`): `backend.uri` (a replica set), `quick` (smaller history),
+ * `dbName(prefix)` (a database of its own, dropped after). Options: the
+ * member counts (default 1, 2, 4), partitions (default 8), the handler's
+ * work per change (`'none'`, or `{ cpuMicros }` of busy CPU, which is what
+ * more processes can spread over more cores).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { MongoClient, Timestamp, type ChangeStreamInsertDocument, type Document } from 'mongodb';
+import { lastValueFrom } from 'rxjs';
+import { CollectionCheckpointStore, RxMongoClient, type CheckpointDocument } from '../../lib';
+
+/** What the workload needs of the bench's context. */
+export interface GroupBenchContext {
+  backend: { uri: string };
+  quick: boolean;
+  dbName(prefix: string): string;
+}
+
+export interface GroupBenchOptions {
+  members?: number[];
+  partitions?: number;
+  /** Changes in the history (default 40 000; 4 000 when quick). */
+  changes?: number;
+  /** The handler's work per change. */
+  work?: 'none' | { cpuMicros: number };
+}
+
+/** One measured group size. */
+export interface GroupFigure {
+  members: number;
+  changes: number;
+  seconds: number;
+  changesPerSecond: number;
+  /** Throughput relative to one member. */
+  speedup: number;
+  /** Deliveries beyond the first (partitions handed over during the first rebalance). */
+  duplicates: number;
+}
+
+export interface GroupRow {
+  label: string;
+  unit: 'change';
+  work: string;
+  partitions: number;
+  figures: GroupFigure[];
+}
+
+const MEMBER_FLAG = '--group-member';
+const LEASE_MS = 3000;
+
+export default async function groupThroughput(ctx: GroupBenchContext, options: GroupBenchOptions = {}): Promise<GroupRow> {
+  const sizes = options.members ?? [1, 2, 4];
+  const partitions = options.partitions ?? 8;
+  const changes = options.changes ?? (ctx.quick ? 4_000 : 40_000);
+  const work = options.work ?? 'none';
+  const dbName = ctx.dbName('group');
+  const raw = new MongoClient(ctx.backend.uri, { serverSelectionTimeoutMS: 15_000 });
+  try {
+    const start = await writeHistory(raw, dbName, changes);
+    const figures: GroupFigure[] = [];
+    for (const members of sizes) {
+      const measured = await drain(ctx.backend.uri, dbName, `g${members}`, members, partitions, start, changes, work);
+      figures.push({ ...measured, speedup: figures.length === 0 ? 1 : measured.changesPerSecond / figures[0].changesPerSecond });
+    }
+    const workText = work === 'none' ? 'empty handler' : `${work.cpuMicros} µs CPU per change`;
+    return { label: `consumer group, ${partitions} partitions, ${workText}`, unit: 'change', work: workText, partitions, figures };
+  } finally {
+    await raw.db(dbName).dropDatabase().catch(() => {});
+    await raw.close();
+  }
+}
+
+/** Inserts `changes` documents (ids 0…changes−1); returns the operation time before the first. */
+async function writeHistory(raw: MongoClient, dbName: string, changes: number): Promise<Timestamp> {
+  const coll = await raw.db(dbName).createCollection('events');
+  const session = raw.startSession();
+  let start: Timestamp | undefined;
+  try {
+    await raw.db(dbName).command({ ping: 1 }, { session });
+    start = session.operationTime;
+  } finally {
+    await session.endSession();
+  }
+  if (start === undefined) throw new Error('the server reported no operationTime; change streams need a replica set');
+  for (let from = 0; from < changes; from += 5_000) {
+    const docs: Document[] = [];
+    for (let i = from; i < Math.min(changes, from + 5_000); i++) docs.push({ _id: i, v: i });
+    await coll.insertMany(docs, { ordered: false });
+  }
+  return start;
+}
+
+/** Runs `members` member processes until every change is handled; returns the time and duplicates. */
+async function drain(
+  uri: string,
+  dbName: string,
+  key: string,
+  members: number,
+  partitions: number,
+  start: Timestamp,
+  changes: number,
+  work: GroupBenchOptions['work'],
+): Promise<Omit<GroupFigure, 'speedup'>> {
+  const seen = new Uint8Array(changes);
+  let distinct = 0;
+  let deliveries = 0;
+  let finished: (() => void) | undefined;
+  const done = new Promise<void>((resolve) => (finished = resolve));
+  const cpu = work === undefined || work === 'none' ? 0 : work.cpuMicros;
+  const args = [__filename, MEMBER_FLAG, uri, dbName, key, String(partitions), start.toString(), String(cpu)];
+  const children: ChildProcess[] = [];
+  const ready: Array<Promise<void>> = [];
+  let failure: Error | undefined;
+  for (let i = 0; i < members; i++) {
+    const child = spawn(process.execPath, [...process.execArgv, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    children.push(child);
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.once('exit', (code) => {
+      if (code !== 0 && code !== null && distinct < changes) {
+        failure = new Error(`group member exited with ${code}: ${stderr}`);
+        finished?.();
+      }
+    });
+    ready.push(
+      new Promise((resolve) => {
+        createInterface({ input: child.stdout! }).on('line', (line) => {
+          if (line === 'ready') return resolve();
+          // A line of handled ids, comma-separated.
+          for (const id of line.split(',')) {
+            const n = Number(id);
+            deliveries += 1;
+            if (seen[n] === 0) {
+              seen[n] = 1;
+              distinct += 1;
+            }
+          }
+          if (distinct === changes) finished?.();
+        });
+      }),
+    );
+  }
+  try {
+    await Promise.all(ready);
+    const t0 = performance.now();
+    for (const child of children) child.stdin!.write('go\n');
+    await done;
+    if (failure !== undefined) throw failure;
+    const seconds = (performance.now() - t0) / 1000;
+    return { members, changes, seconds, changesPerSecond: changes / seconds, duplicates: deliveries - changes };
+  } finally {
+    await Promise.all(
+      children.map(
+        (child) =>
+          new Promise<void>((resolve) => {
+            if (child.exitCode !== null || child.signalCode !== null) return resolve();
+            child.once('exit', () => resolve());
+            child.kill('SIGTERM');
+          }),
+      ),
+    );
+  }
+}
+
+/**
+ * A member process: connects, prints `ready`, joins on `go` (stdin), and
+ * prints the ids it handled, batched every 50 ms. Leaves on SIGTERM.
+ */
+function member(argv: string[]): void {
+  const [uri, dbName, key, partitions, start, cpuMicros] = argv;
+  const client = new RxMongoClient(uri, { serverSelectionTimeoutMS: 15_000 });
+  const db = client.db(dbName);
+  const store = new CollectionCheckpointStore(db.collection<CheckpointDocument>(`checkpoints_${key}`).driver);
+  let handled: number[] = [];
+  const flush = setInterval(() => {
+    if (handled.length === 0) return;
+    process.stdout.write(`${handled.join(',')}\n`);
+    handled = [];
+  }, 50);
+  const busy = Number(cpuMicros) / 1000;
+  void db.driver
+    .command({ ping: 1 })
+    .then(() => {
+      process.stdout.write('ready\n');
+      createInterface({ input: process.stdin }).once('line', () => {
+        const consuming = db
+          .collection<{ _id: number }>('events')
+          .watch<{ _id: number }, ChangeStreamInsertDocument<{ _id: number }>>([{ $match: { operationType: 'insert' } }], {
+            checkpoint: { store, key, every: { events: 500, ms: 500 }, start: Timestamp.fromString(start, 10) },
+            group: { partitions: Number(partitions), leaseMS: LEASE_MS },
+          })
+          .consume(
+            (change) => {
+              if (busy > 0) for (const until = performance.now() + busy; performance.now() < until; );
+              handled.push(change.documentKey._id);
+            },
+            { highWaterMark: 500 },
+          )
+          .subscribe({ error: (error: unknown) => (process.stderr.write(`${String(error)}\n`), process.exit(1)) });
+        process.once('SIGTERM', () => {
+          consuming.unsubscribe();
+          clearInterval(flush);
+          void lastValueFrom(client.close(), { defaultValue: undefined }).finally(() => process.exit(0));
+        });
+      });
+    });
+}
+
+if (require.main === module && process.argv[2] === MEMBER_FLAG) member(process.argv.slice(3));
