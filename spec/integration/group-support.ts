@@ -65,7 +65,7 @@ export async function until(condition: () => boolean, what: string, ms: number, 
   }
 }
 
-export interface StatusLine {
+interface StatusLine {
   t: number;
   type: string;
   partitions?: number[];
