@@ -87,10 +87,10 @@ export class SubscriberOverflowError extends RxMongoError {
 }
 
 /**
- * A second writer tried to move the same checkpoint of one `RxChangeStream`
- * while another (its shared subscription, or a `consume()`) still does. One
- * checkpoint key has one writer, or positions would be saved that the other
- * writer has not handled.
+ * Another consumer holds the lease on the checkpoint key, and this one was
+ * asked not to wait (`checkpoint.lease.wait: false`). By default a second
+ * consumer waits as a standby instead (status `standby`) and takes over when
+ * the holder's lease ends.
  *
  * Motor/driver counterpart: none.
  */
@@ -101,14 +101,15 @@ export class CheckpointInUseError extends RxMongoError {
     /** The checkpoint key in use. */
     readonly key: string,
   ) {
-    super(`checkpoint ${JSON.stringify(key)} is already being written by another subscription of this stream`);
+    super(`checkpoint ${JSON.stringify(key)} is held by another consumer (lease.wait is false)`);
   }
 }
 
 /**
- * A stored checkpoint cannot be read back (a file edited or truncated by
- * hand, or holding another key). rxmongo's own writes are atomic and never
- * produce one.
+ * A stored checkpoint exists but cannot be read back: a file edited or
+ * truncated by hand or holding another key, a record whose token is missing
+ * or null. rxmongo's own writes are atomic and never produce one. The stream
+ * errors with it instead of starting from "now", which would skip changes.
  *
  * Motor/driver counterpart: none.
  */
@@ -116,10 +117,56 @@ export class CheckpointCorruptError extends RxMongoError {
   override name = 'CheckpointCorruptError';
 
   constructor(
-    /** Where the checkpoint is stored (file path). */
+    /** Where the checkpoint is stored (file path, or namespace and key). */
     readonly location: string,
     reason: string,
   ) {
     super(`checkpoint at ${location} is unreadable: ${reason}`);
+  }
+}
+
+/**
+ * The consumer's lease on a checkpoint key is gone: another consumer took
+ * the key over (its fence is newer), or the lease expired before it could be
+ * renewed. Stores throw it from `save` and `renew` when the fence moved on,
+ * so a consumer that was paused (GC, SIGSTOP) can never move the stored
+ * position backwards; the stream then stops delivering, reports `leaseLost`
+ * and errors with it.
+ *
+ * Motor/driver counterpart: none.
+ */
+export class CheckpointLeaseLostError extends RxMongoError {
+  override name = 'CheckpointLeaseLostError';
+
+  constructor(
+    /** The checkpoint key. */
+    readonly key: string,
+    /** The fence of the lease that was lost. */
+    readonly fence: number,
+    reason: string,
+  ) {
+    super(`lease on checkpoint ${JSON.stringify(key)} (fence ${fence}) is lost: ${reason}`);
+  }
+}
+
+/**
+ * A checkpoint store call (`load`, `acquire`, `renew`, `save`, `release`)
+ * did not settle within `checkpoint.timeoutMS`. Treated as transient: the
+ * stream retries with its backoff. The call itself may still complete later.
+ *
+ * Motor/driver counterpart: none.
+ */
+export class CheckpointTimeoutError extends RxMongoError {
+  override name = 'CheckpointTimeoutError';
+
+  constructor(
+    /** The store call that timed out. */
+    readonly operation: string,
+    /** The checkpoint key. */
+    readonly key: string,
+    /** The limit it exceeded. */
+    readonly timeoutMS: number,
+  ) {
+    super(`checkpoint store ${operation} of ${JSON.stringify(key)} did not finish within ${timeoutMS} ms`);
   }
 }

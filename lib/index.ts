@@ -15,7 +15,10 @@ export {
   type ChangeStreamStatus,
   type ChangeHandler,
   type CheckpointOptions,
+  type CloseReason,
   type ConsumeOptions,
+  type LeaseOptions,
+  type StoreOperation,
   type HistoryLostInfo,
   type HistoryLostPolicy,
   type RetryOptions,
@@ -27,6 +30,10 @@ export {
   CollectionCheckpointStore,
   type CheckpointStore,
   type CheckpointDocument,
+  type Lease,
+  type LeaseInfo,
+  type AcquireOptions,
+  type SaveOptions,
 } from './checkpoint';
 export {
   RxMongoError,
@@ -37,4 +44,6 @@ export {
   SubscriberOverflowError,
   CheckpointInUseError,
   CheckpointCorruptError,
+  CheckpointLeaseLostError,
+  CheckpointTimeoutError,
 } from './errors';

@@ -1,36 +1,27 @@
-import type { ChangeStreamOptions, Document, ResumeToken } from 'mongodb';
-import type { SchedulerLike } from 'rxjs';
-import type { CheckpointStore } from '../checkpoint/store';
-import type { RetryOptions } from './backoff';
-import type { CheckpointLease } from './lease';
-import type { HistoryLostPolicy, OpenChangeStream } from './reader';
+import type { Document, ResumeToken } from 'mongodb';
+import type { OpenChangeStream } from './reader';
+import type { ResolvedOptions } from './options';
 import type { ChangeStreamStatus } from './status';
 
 /**
  * What owns a stream and closes: an rxmongo client's context. Its `close()`
  * runs the registered hooks (and waits for them) before closing the driver,
- * so a stream can kill its cursor and save its checkpoint first.
+ * so a stream can kill its cursor, save its checkpoint and complete first.
  *
  * Motor/driver counterpart: none.
+ *
+ * @internal
  */
 export interface StreamOwner {
+  /** True once the owner started closing: new subscriptions error with `ClientClosedError`. */
+  readonly closed: boolean;
   /** Registers teardown run (and awaited) before the owner closes; returns an unregister function. */
   onClose(hook: () => void | Promise<void>): () => void;
 }
 
-/** Options of one `RxChangeStream`, validated and with defaults applied. */
-export interface StreamConfig<TChange extends Document> {
+/** Options of one `RxChangeStream`, validated and with defaults applied, and its wiring. @internal */
+export interface StreamConfig<TChange extends Document> extends ResolvedOptions<TChange> {
   open: OpenChangeStream<TChange>;
-  pipeline: Document[];
-  driverOptions: ChangeStreamOptions;
-  checkpoint: { store: CheckpointStore; key: string; events: number; ms: number; lease: CheckpointLease } | undefined;
-  linger: number;
-  highWaterMark: number;
-  bufferSize: number;
-  retry: RetryOptions;
-  onHistoryLost: HistoryLostPolicy<TChange>;
-  onInvalidate: 'complete' | 'restart';
-  scheduler: SchedulerLike;
   owner: StreamOwner | undefined;
   report(status: ChangeStreamStatus): void;
   /** The newest position any subscription of the stream has acknowledged. */

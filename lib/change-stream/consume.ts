@@ -1,17 +1,22 @@
-import type { ChangeStreamOptions, Document, ResumeToken } from 'mongodb';
-import { from, type ObservableInput, type Subscription } from 'rxjs';
+import type { Document } from 'mongodb';
+import { from, isObservable, type ObservableInput, type Subscription } from 'rxjs';
 import type { StreamConfig } from './config';
 import type { Sink } from './delivery';
 import type { ReadPacing } from './reader';
-import { Run, type CloseReason } from './run';
+import { StreamRun, type Receiver } from './run';
+import type { CloseReason } from './status';
 
-/** What `consume()` calls per change; done when its Observable/Promise completes (`void`: at once). */
-export type ChangeHandler<TChange, R> = (change: TChange) => ObservableInput<R> | void;
+/**
+ * What `consume()` calls per change. The change is done when what it
+ * returns is: at once for `undefined` or a plain value (emitted as is), when
+ * a Promise settles, when an Observable or async iterable completes.
+ */
+export type ChangeHandler<TChange, R> = (change: TChange) => ObservableInput<R> | R | void;
 
 /**
  * A `consume()` subscription: its own cursor, read only as far ahead as
  * `highWaterMark` allows, one handler at a time in order, each event
- * acknowledged (and checkpointable) only when its handler completed.
+ * acknowledged (and checkpointable) only when its handler is done.
  *
  * Events held in memory — queued here, in the handler, and in the driver's
  * own batch buffer — never exceed `highWaterMark`: the driver's batch size is
@@ -19,15 +24,19 @@ export type ChangeHandler<TChange, R> = (change: TChange) => ObservableInput<R> 
  * only when a whole batch fits. With a checkpoint, the handler of the next
  * event waits while `every.events` acknowledged events are unsaved, so a
  * crash repeats at most that many.
+ *
+ * @internal
  */
-export class ConsumeRun<TChange extends Document, R> extends Run<TChange> implements ReadPacing {
-  private readonly queue: Array<{ seq: number; change: TChange }> = [];
+export class ConsumeRun<TChange extends Document, R> implements Receiver<TChange>, ReadPacing {
+  readonly run: StreamRun<TChange>;
+  private queue: Array<{ seq: number; change: TChange }> = [];
   private busy = false;
   private pumping = false;
+  private halted = false;
   private waitingForSave = false;
   private handling: Subscription | undefined;
-  private ending: { error: unknown; failed: boolean } | undefined;
-  private wake: (() => void) | undefined;
+  private ready: (() => void) | undefined;
+  private whenDrained: (() => void) | undefined;
   private readonly batchSize: number;
 
   constructor(
@@ -36,13 +45,13 @@ export class ConsumeRun<TChange extends Document, R> extends Run<TChange> implem
     private readonly highWaterMark: number,
     private readonly sink: Sink<R>,
   ) {
-    super(config);
     const requested = config.driverOptions.batchSize;
     this.batchSize = Math.min(highWaterMark, requested !== undefined && requested > 0 ? requested : Math.max(1, Math.floor(highWaterMark / 2)));
+    this.run = new StreamRun(config, { receiver: this, batchSize: this.batchSize, pacing: this });
   }
 
   /** Events held: queued, being handled. (The driver's buffer is counted by the reader.) */
-  get held(): number {
+  private get held(): number {
     return this.queue.length + (this.busy ? 1 : 0);
   }
 
@@ -50,76 +59,73 @@ export class ConsumeRun<TChange extends Document, R> extends Run<TChange> implem
     return driverBuffered > 0 || this.held + this.batchSize <= this.highWaterMark;
   }
 
-  whenReady(): Promise<void> {
-    return new Promise((resolve) => (this.wake = resolve));
+  onReady(ready: () => void): void {
+    this.ready = ready;
   }
 
-  event(change: TChange, token: ResumeToken | undefined): void {
-    this.queue.push({ seq: this.tracker.read(token), change });
+  event(change: TChange, seq: number): void {
+    if (this.halted) return;
+    this.queue.push({ seq, change });
     this.pump();
   }
 
-  error(error: unknown): void {
-    this.ending = { error, failed: true };
-    this.pump();
+  halt(): void {
+    this.halted = true;
+    this.handling?.unsubscribe();
+    this.handling = undefined;
+    this.queue = [];
+    this.busy = false;
+    this.settleDrained();
   }
 
-  complete(): void {
-    this.ending = { error: undefined, failed: false };
-    this.pump();
+  /** The reader ended (invalidate, error): handle what is queued first. Otherwise drop it. */
+  drained(reason: CloseReason): Promise<void> {
+    if (reason !== 'completed' && reason !== 'error') this.halt();
+    if (this.idle) return Promise.resolve();
+    return new Promise((resolve) => (this.whenDrained = resolve));
   }
 
-  /** The subscriber left: drop the handler in flight, keep what was acknowledged. */
-  unsubscribe(): void {
-    void this.close('unsubscribed');
-  }
-
-  protected override driverOptions(): ChangeStreamOptions {
-    return { ...this.config.driverOptions, batchSize: this.batchSize };
-  }
-
-  protected override pacing(): ReadPacing {
-    return this;
-  }
-
-  protected ended(reason: CloseReason, error: unknown): void {
+  ended(reason: CloseReason, error: unknown): void {
     if (reason === 'error') this.sink.error(error);
-    else if (reason === 'completed') this.sink.complete();
+    else if (reason !== 'unsubscribed') this.sink.complete();
+  }
+
+  private get idle(): boolean {
+    return this.halted || (!this.busy && this.queue.length === 0);
   }
 
   private pump(): void {
     if (this.pumping) return;
     this.pumping = true;
     try {
-      while (!this.busy && !this.waitingForSave && !this.isClosing && this.queue.length > 0) {
+      while (!this.busy && !this.waitingForSave && !this.halted && this.queue.length > 0) {
         const next = this.queue.shift() as { seq: number; change: TChange };
         this.handle(next.seq, next.change);
       }
     } finally {
       this.pumping = false;
     }
-    if (!this.busy && !this.waitingForSave && this.queue.length === 0 && this.ending !== undefined) {
-      void this.close(this.ending.failed ? 'error' : 'completed', this.ending.error);
-    }
+    this.settleDrained();
   }
 
   private handle(seq: number, change: TChange): void {
     this.busy = true;
-    let output: ObservableInput<R> | void;
+    let output: ObservableInput<R> | R | void;
     try {
       output = this.handler(change);
     } catch (error) {
-      void this.close('error', error);
+      void this.run.close('error', error, true);
       return;
     }
-    if (output === undefined) {
+    if (!isAsync<R>(output)) {
+      if (output !== undefined) this.sink.next(output as R);
       this.handled(seq);
       return;
     }
     let completed = false;
     this.handling = from(output).subscribe({
       next: (value) => this.sink.next(value),
-      error: (error: unknown) => void this.close('error', error),
+      error: (error: unknown) => void this.run.close('error', error, true),
       complete: () => {
         completed = true;
         this.handling = undefined;
@@ -130,9 +136,11 @@ export class ConsumeRun<TChange extends Document, R> extends Run<TChange> implem
   }
 
   private handled(seq: number): void {
+    if (this.halted) return;
     this.busy = false;
-    this.acknowledge(seq);
-    const backlog = this.checkpointer?.backlog();
+    const position = this.run.position;
+    position.acknowledged(seq);
+    const backlog = position.backlog();
     if (backlog !== undefined) {
       this.waitingForSave = true;
       void backlog.then(() => {
@@ -140,17 +148,33 @@ export class ConsumeRun<TChange extends Document, R> extends Run<TChange> implem
         this.pump();
       });
     }
-    this.wake?.();
-    this.wake = undefined;
+    const ready = this.ready;
+    this.ready = undefined;
+    ready?.();
     this.pump();
   }
 
-  protected override close(reason: CloseReason, error?: unknown): Promise<void> {
-    if (!this.isClosing) {
-      this.handling?.unsubscribe();
-      this.handling = undefined;
-      this.queue.length = 0;
-    }
-    return super.close(reason, error);
+  private settleDrained(): void {
+    if (this.whenDrained === undefined || !this.idle) return;
+    const drained = this.whenDrained;
+    this.whenDrained = undefined;
+    drained();
   }
+}
+
+/**
+ * Whether a handler's result is something to wait for: an Observable (or
+ * interop Observable), a Promise-like, an async iterable or a readable
+ * stream. Anything else — arrays and strings included — is a plain value.
+ */
+function isAsync<R>(output: unknown): output is ObservableInput<R> {
+  if (output === null || (typeof output !== 'object' && typeof output !== 'function')) return false;
+  const value = output as Record<string | symbol, unknown>;
+  return (
+    isObservable(output) ||
+    typeof value.then === 'function' ||
+    typeof value[Symbol.asyncIterator] === 'function' ||
+    typeof value[(Symbol as { observable?: symbol }).observable ?? '@@observable'] === 'function' ||
+    typeof value.getReader === 'function'
+  );
 }

@@ -1,24 +1,24 @@
 /**
- * `watch()`: hot, multicast change streams with resume-token checkpointing.
- * The pieces (reader, token tracker, checkpointer, per-subscriber delivery,
- * `consume()`) live in `./change-stream/`.
+ * `watch()`: hot, multicast change streams with fenced, resume-token
+ * checkpoints. The pieces live in `./change-stream/`: the reader (one
+ * logical cursor), the position (tokens, save schedule, store calls, lease),
+ * the fan-out to plain subscribers and `consume()`.
  */
 import type { ChangeStreamDocument, Document, ResumeToken } from 'mongodb';
 import { Observable, Subject, type Subscription } from 'rxjs';
 import { describe } from '../driver/names';
 import type { StreamConfig, StreamOwner } from './config';
 import { ConsumeRun, type ChangeHandler } from './consume';
-import { CheckpointLease } from './lease';
-import { resolveHighWaterMark, resolveWatchOptions, type ConsumeOptions, type RxWatchOptions } from './options';
+import { resolveConsumeOptions, resolveWatchOptions, type ConsumeOptions, type RxWatchOptions } from './options';
 import type { OpenChangeStream } from './reader';
 import { Hub } from './shared';
 import type { ChangeStreamStatus } from './status';
 
 export type { RetryOptions } from './backoff';
 export type { ChangeHandler } from './consume';
-export type { CheckpointOptions, ConsumeOptions, RxWatchOptions } from './options';
+export type { CheckpointOptions, ConsumeOptions, LeaseOptions, RxWatchOptions } from './options';
 export type { HistoryLostInfo, HistoryLostPolicy, OpenChangeStream } from './reader';
-export type { ChangeStreamStatus } from './status';
+export type { ChangeStreamStatus, CloseReason, StoreOperation } from './status';
 export type { StreamOwner } from './config';
 
 /**
@@ -37,22 +37,30 @@ export type { StreamOwner } from './config';
  *   short slices, so one that is slow or throws does not hold up the others;
  *   one that falls `bufferSize` events behind errors alone with
  *   `SubscriberOverflowError` (no event is skipped silently).
- * - **Checkpoints** (`checkpoint` option): the stored token is loaded on
- *   open and the stream starts after it (`startAfter`, valid even after an
- *   invalidate); positions are saved once every current subscriber has been
+ * - **Checkpoints** (`checkpoint` option): one consumer at a time holds the
+ *   key, across processes and machines (a fenced lease in the store; others
+ *   wait as standbys). The stored position is loaded on open and the stream
+ *   starts after it (`startAfter`, valid even after an invalidate); on a
+ *   first run, the opening position is stored before the first change is
+ *   delivered. Positions are saved once every current subscriber has been
  *   handed the event, and on quiet or filtered streams as the server's
- *   post-batch token advances; saves are batched (`every`) and flushed when
- *   the stream closes, before subscribers see `error`/`complete`.
+ *   post-batch token advances; saves follow `every` and are flushed when
+ *   the stream closes, before subscribers see `error`/`complete`. A stored
+ *   checkpoint that cannot be read errors the stream
+ *   (`CheckpointCorruptError`), never restarts it from now.
  * - **Acknowledged consumption**: {@link consume} for at-least-once
  *   processing with bounded memory.
  * - **Recovery**: the driver resumes resumable errors itself; errors it
  *   surfaces (server selection, outages beyond its single retry) restart
  *   the stream from its last position after a backoff (`retry`);
  *   other errors (auth, bad pipeline) error it at once; history loss
- *   follows `onHistoryLost`, invalidates `onInvalidate`.
+ *   (286, 136) follows `onHistoryLost`, invalidates `onInvalidate`.
+ * - **Closing**: unsubscribing at any moment kills the server cursor; the
+ *   client's `close()` completes every subscription after its last save.
  * - **Reports** every occurrence on {@link status$}.
  *
- * Bad options throw at the call (`TypeError`, `RangeError`).
+ * Bad options throw at the call (`TypeError` naming an unknown key,
+ * `RangeError` naming an option out of range).
  *
  * @example Live dashboard
  * ```ts
@@ -68,10 +76,11 @@ export class RxChangeStream<
   TChange extends Document = ChangeStreamDocument<TSchema>,
 > extends Observable<TChange> {
   /**
-   * Every opened, retrying, resumed, checkpointed, historyLost, invalidated
-   * and closed occurrence of this stream's subscriptions (the shared one and
-   * each `consume()`), each exactly once, from the moment of subscribing
-   * (hot, never completes).
+   * Every occurrence of this stream's subscriptions (the shared one and
+   * each `consume()`): standby, acquired, opened, retrying, resumed,
+   * checkpointed, checkpointError, leaseLost, historyLost, invalidated and
+   * closed, each exactly once, from the moment of subscribing (hot, never
+   * completes).
    */
   readonly status$: Observable<ChangeStreamStatus>;
 
@@ -87,8 +96,7 @@ export class RxChangeStream<
    * @param pipeline - stages after `$changeStream`
    * @param options - the driver's change-stream options plus rxmongo's
    * @param owner - the client whose `close()` must first end this stream's
-   *   subscriptions (killing cursors, saving checkpoints); they then error
-   *   with `ClientClosedError`
+   *   subscriptions (killing cursors, saving checkpoints); they then complete
    */
   constructor(
     open: OpenChangeStream<TChange>,
@@ -104,11 +112,9 @@ export class RxChangeStream<
     super((subscriber) => hub?.attach(subscriber));
     const status = new Subject<ChangeStreamStatus>();
     this.status$ = status.asObservable();
-    const checkpoint = resolved.checkpoint;
     this.config = {
       ...resolved,
       open,
-      checkpoint: checkpoint && { ...checkpoint, lease: new CheckpointLease(checkpoint.key) },
       owner,
       report: (event) => status.next(event),
       moved: (token) => {
@@ -122,7 +128,8 @@ export class RxChangeStream<
   /**
    * The newest position a subscription of this stream has handled (or
    * loaded from its checkpoint): pass it as `startAfter` to continue from
-   * there. `undefined` before any.
+   * there (or `startAtOperationTime` when it is a `Timestamp`, as on a first
+   * run whose first batch held changes). `undefined` before any.
    *
    * Driver counterpart: `ChangeStream.resumeToken` (which tracks the last
    * event *returned*, handled or not).
@@ -137,9 +144,6 @@ export class RxChangeStream<
    * last-subscriber rule applies). Subscribers arriving later see events
    * from their arrival on.
    *
-   * Throws `CheckpointInUseError` while a `consume()` of this stream writes
-   * the same checkpoint.
-   *
    * RxJS counterpart: `ConnectableObservable.connect()`.
    */
   connect(): Subscription {
@@ -148,10 +152,12 @@ export class RxChangeStream<
 
   /**
    * Processes changes one at a time, in order, for at-least-once handling:
-   * `handler` runs for a change only after the previous one's
-   * Observable/Promise completed (a `void` return counts as done), and only
-   * then is the change acknowledged and its position eligible for the
-   * checkpoint. The returned Observable emits what the handlers emit.
+   * `handler` runs for a change only after the previous one is done, and
+   * only then is the change acknowledged and its position eligible for the
+   * checkpoint. A handler may return nothing or a plain value (done at
+   * once; the value is emitted), a Promise (done when it resolves), or an
+   * Observable or async iterable (done when it completes). The returned
+   * Observable emits what the handlers emit.
    *
    * A consume subscription has its own cursor, paced by the handler: at
    * most `highWaterMark` events are held in memory (queued, in the handler,
@@ -160,9 +166,10 @@ export class RxChangeStream<
    * errors the subscriber with that error. History loss, invalidates and
    * outages follow the stream's options.
    *
-   * Cold: each subscription opens its own cursor. With a `checkpoint`, one
-   * subscription (this, or the shared one) writes it at a time; another
-   * errors with `CheckpointInUseError`.
+   * Cold: each subscription opens its own cursor. With a `checkpoint`, each
+   * subscription takes the key's lease first: while another consumer (in
+   * this process or any other) holds it, it waits as a standby, or errors
+   * with `CheckpointInUseError` if `lease.wait` is `false`.
    *
    * Motor counterpart: `async for change in stream: await handle(change)`
    * with your own `resume_after` bookkeeping.
@@ -170,7 +177,8 @@ export class RxChangeStream<
    * @example Event-sourcing projector
    * ```ts
    * events.watch([], { checkpoint: { store, key: 'projector', every: { events: 50 } } })
-   *   .consume((change) => projection.apply(change), { highWaterMark: 200 })
+   *   .consume((change) => projection.apply(change), { highWaterMark: 200 }) // a plain value: done
+
    *   .subscribe({ error: (err) => log.fatal(err) });
    * ```
    */
@@ -178,12 +186,12 @@ export class RxChangeStream<
     if (typeof handler !== 'function') {
       throw new TypeError(`consume() needs a handler function, got ${describe(handler)}`);
     }
-    const highWaterMark = resolveHighWaterMark(options, this.config.highWaterMark);
+    const highWaterMark = resolveConsumeOptions(options, this.config.highWaterMark);
     // The bridge of a consume subscription: its engine pulls from a cursor of its own.
     return new Observable<R>((sink) => {
-      const run = new ConsumeRun(this.config, handler, highWaterMark, sink);
-      run.start();
-      return () => run.unsubscribe();
+      const consumer = new ConsumeRun(this.config, handler, highWaterMark, sink);
+      consumer.run.start();
+      return () => void consumer.run.stop();
     });
   }
 }

@@ -1,15 +1,16 @@
-import type { ChangeStreamDocument, ChangeStreamOptions, Document } from 'mongodb';
+import type { ChangeStreamDocument, ChangeStreamOptions, Document, ResumeToken, Timestamp } from 'mongodb';
 import { asyncScheduler, type SchedulerLike } from 'rxjs';
 import type { CheckpointStore } from '../checkpoint/store';
 import { describe } from '../driver/names';
 import { DEFAULT_RETRY, type RetryOptions } from './backoff';
 import type { HistoryLostPolicy } from './reader';
+import { boolean, duration, finite, integer, knownKeys, object, oneOf } from './validate';
 
-/** Where and how often an `RxChangeStream` saves its position. */
+/** Where and how often an `RxChangeStream` saves its position, and who may. */
 export interface CheckpointOptions {
-  /** Where the token is kept. */
+  /** Where the position and the lease are kept. */
   store: CheckpointStore;
-  /** Names this consumer's position in the store. */
+  /** Names this consumer's position in the store (one active consumer per key). */
   key: string;
   /**
    * Save after this many handled events (default 100) or this many ms after
@@ -17,6 +18,34 @@ export interface CheckpointOptions {
    * may be `Infinity`. Positions are always saved when the stream closes.
    */
   every?: { events?: number; ms?: number };
+  /**
+   * Where a consumer starts when the store holds no position for `key` (its
+   * first run): `'now'` (default), an operation time (`Timestamp`), or a
+   * resume token. The opening position is saved before the first change is
+   * delivered, so a consumer killed at any moment after `opened` loses
+   * nothing. Ignored once the store holds a position.
+   */
+  start?: 'now' | Timestamp | ResumeToken;
+  /** Longest a store call (load, save, lease) may take, in ms; then it is retried. Default 10 000. */
+  timeoutMS?: number;
+  /** The lease on `key` that makes this the only consumer moving it. */
+  lease?: LeaseOptions;
+}
+
+/** How a consumer holds its checkpoint key. */
+export interface LeaseOptions {
+  /**
+   * How long the lease lasts without renewal, in ms (default 10 000). It is
+   * renewed in the background every third of that; a consumer that dies is
+   * replaced by a standby after at most this long.
+   */
+  ttlMS?: number;
+  /**
+   * While another consumer holds the key: `true` (default) waits as a
+   * standby (status `standby`, then `acquired`); `false` errors with
+   * `CheckpointInUseError`.
+   */
+  wait?: boolean;
 }
 
 /**
@@ -25,10 +54,12 @@ export interface CheckpointOptions {
  * `batchSize`, `collation`, `startAtOperationTime`, `session`, `startAfter`,
  * `comment`, `fullDocumentBeforeChange`, `showExpandedEvents`, …) plus
  * rxmongo's own below. `resumeAfter`, `startAfter` and
- * `startAtOperationTime` are exclusive; a stored checkpoint replaces them.
+ * `startAtOperationTime` are exclusive; with a checkpoint they are its
+ * `start` (used only while the store holds no position). Unknown keys are a
+ * `TypeError`.
  */
 export interface RxWatchOptions<TChange = ChangeStreamDocument> extends ChangeStreamOptions {
-  /** Load the position on open (as `startAfter`) and save it as events are handled. */
+  /** Load the position on open and save it as events are handled. */
   checkpoint?: CheckpointOptions;
   /** Keep the cursor open this many ms after the last subscriber left. Default 0. */
   linger?: number;
@@ -39,35 +70,39 @@ export interface RxWatchOptions<TChange = ChangeStreamDocument> extends ChangeSt
    * subscriber alone errors with `SubscriberOverflowError`. Default 10 000.
    */
   bufferSize?: number;
-  /** Backoff between restarts after errors the driver does not resume from. */
+  /** Backoff between restarts after errors the driver does not resume from, and between store retries. */
   retry?: Partial<RetryOptions>;
-  /** What to do when the server's history after the position is gone (code 286). Default `'error'`. */
+  /**
+   * What to do when the server's history after the position is gone
+   * (`ChangeStreamHistoryLost` 286, or `CappedPositionLost` 136 for a cursor
+   * that fell off the oplog). Default `'error'`.
+   */
   onHistoryLost?: HistoryLostPolicy<TChange>;
   /**
    * After an invalidate event (delivered first): `'complete'` (default) ends
    * the stream; `'restart'` opens a new one with `startAfter` the invalidate.
    */
   onInvalidate?: 'complete' | 'restart';
-  /** Where emissions, backoff and checkpoint timers are scheduled. Default `asyncScheduler`. */
+  /** Where emissions, backoff, checkpoint and lease timers are scheduled. Default `asyncScheduler`. */
   scheduler?: SchedulerLike;
 }
 
-/** Options of `consume()`. */
+/** Options of `consume()`. Unknown keys are a `TypeError`. */
 export interface ConsumeOptions {
   /** Most events held in memory (read ahead plus in the handler). Default: the stream's `highWaterMark`. */
   highWaterMark?: number;
 }
 
-const RX_KEYS = [
-  'checkpoint',
-  'linger',
-  'highWaterMark',
-  'bufferSize',
-  'retry',
-  'onHistoryLost',
-  'onInvalidate',
-  'scheduler',
+const RX_KEYS = ['checkpoint', 'linger', 'highWaterMark', 'bufferSize', 'retry', 'onHistoryLost', 'onInvalidate', 'scheduler'] as const;
+/** The driver's change-stream options (ChangeStreamOptions and what it extends). */
+const DRIVER_KEYS = [
+  'fullDocument', 'fullDocumentBeforeChange', 'maxAwaitTimeMS', 'resumeAfter', 'startAfter', 'startAtOperationTime',
+  'batchSize', 'showExpandedEvents', 'allowDiskUse', 'bypassDocumentValidation', 'cursor', 'maxTimeMS', 'collation',
+  'hint', 'let', 'out', 'explain', 'readConcern', 'comment', 'dbName', 'authdb', 'session', 'willRetryWrite',
+  'readPreference', 'timeoutMS', 'raw', 'checkKeys', 'serializeFunctions', 'ignoreUndefined', 'useBigInt64',
+  'promoteLongs', 'promoteBuffers', 'promoteValues', 'fieldsAsRaw', 'bsonRegExp', 'enableUtf8Validation',
 ] as const;
+const START_KEYS = ['resumeAfter', 'startAfter', 'startAtOperationTime'] as const;
 
 export const DEFAULTS = Object.freeze({
   linger: 0,
@@ -75,12 +110,29 @@ export const DEFAULTS = Object.freeze({
   bufferSize: 10_000,
   checkpointEvents: 100,
   checkpointMS: 1000,
+  timeoutMS: 10_000,
+  ttlMS: 10_000,
 });
 
+/** Where a checkpointed stream starts on its first run. */
+export type CheckpointStart = 'now' | { time: Timestamp } | { token: ResumeToken };
+
+/** The checkpoint options, validated, with defaults. @internal */
+export interface ResolvedCheckpoint {
+  store: CheckpointStore;
+  key: string;
+  events: number;
+  ms: number;
+  start: CheckpointStart;
+  timeoutMS: number;
+  lease: { ttlMS: number; wait: boolean };
+}
+
+/** @internal */
 export interface ResolvedOptions<TChange> {
   pipeline: Document[];
   driverOptions: ChangeStreamOptions;
-  checkpoint: { store: CheckpointStore; key: string; events: number; ms: number } | undefined;
+  checkpoint: ResolvedCheckpoint | undefined;
   linger: number;
   highWaterMark: number;
   bufferSize: number;
@@ -92,28 +144,26 @@ export interface ResolvedOptions<TChange> {
 
 /**
  * Validates `watch()` arguments and applies defaults. Throws `TypeError` for
- * a value of the wrong type or conflicting options, `RangeError` for a
- * number out of range.
+ * a value of the wrong type, an unknown key or conflicting options,
+ * `RangeError` for a number out of range.
  */
 export function resolveWatchOptions<TChange>(pipeline: unknown, options: unknown): ResolvedOptions<TChange> {
   const stages = pipeline ?? [];
   if (!Array.isArray(stages) || stages.some((stage) => stage === null || typeof stage !== 'object' || Array.isArray(stage))) {
     throw new TypeError(`watch() pipeline must be an array of stage documents, got ${describe(pipeline)}`);
   }
-  const given = options ?? {};
-  if (typeof given !== 'object' || Array.isArray(given)) {
-    throw new TypeError(`watch() options must be an object, got ${describe(options)}`);
-  }
-  const all = given as RxWatchOptions<TChange>;
+  const all = (object('watch() options', options) ?? {}) as RxWatchOptions<TChange> & Record<string, unknown>;
+  knownKeys('watch() options', all, [...RX_KEYS, ...DRIVER_KEYS]);
   const driverOptions: Record<string, unknown> = { ...all };
   for (const key of RX_KEYS) delete driverOptions[key];
   validateDriverOptions(driverOptions as ChangeStreamOptions);
-
+  const checkpoint = resolveCheckpoint(all.checkpoint, driverOptions as ChangeStreamOptions);
+  if (checkpoint !== undefined) for (const key of START_KEYS) delete driverOptions[key];
   return {
     pipeline: stages as Document[],
     driverOptions: driverOptions as ChangeStreamOptions,
-    checkpoint: resolveCheckpoint(all.checkpoint),
-    linger: number('linger', all.linger, DEFAULTS.linger, { min: 0, finite: true }),
+    checkpoint,
+    linger: duration('linger', all.linger, DEFAULTS.linger),
     highWaterMark: integer('highWaterMark', all.highWaterMark, DEFAULTS.highWaterMark),
     bufferSize: integer('bufferSize', all.bufferSize, DEFAULTS.bufferSize),
     retry: resolveRetry(all.retry),
@@ -123,112 +173,98 @@ export function resolveWatchOptions<TChange>(pipeline: unknown, options: unknown
   };
 }
 
-/** Validates `consume()`'s highWaterMark. */
-export function resolveHighWaterMark(options: ConsumeOptions | undefined, fallback: number): number {
-  if (options !== undefined && (options === null || typeof options !== 'object')) {
-    throw new TypeError(`consume() options must be an object, got ${describe(options)}`);
-  }
-  return integer('highWaterMark', options?.highWaterMark, fallback);
+/** Validates `consume()`'s options; returns its highWaterMark. */
+export function resolveConsumeOptions(options: ConsumeOptions | undefined, fallback: number): number {
+  const given = object('consume() options', options);
+  if (given !== undefined) knownKeys('consume() options', given, ['highWaterMark']);
+  return integer('highWaterMark', given?.highWaterMark, fallback);
 }
 
 function validateDriverOptions(options: ChangeStreamOptions): void {
-  const starts = (['resumeAfter', 'startAfter', 'startAtOperationTime'] as const).filter((k) => options[k] != null);
-  if (starts.length > 1) {
-    throw new TypeError(`watch() options ${starts.join(' and ')} are mutually exclusive`);
-  }
+  const starts = START_KEYS.filter((k) => options[k] != null);
+  if (starts.length > 1) throw new TypeError(`watch() options ${starts.join(' and ')} are mutually exclusive`);
   for (const key of ['fullDocument', 'fullDocumentBeforeChange'] as const) {
     const value = options[key];
-    if (value !== undefined && typeof value !== 'string') {
-      throw new TypeError(`watch() option ${key} must be a string, got ${describe(value)}`);
-    }
+    if (value !== undefined && typeof value !== 'string') throw new TypeError(`watch() option ${key} must be a string, got ${describe(value)}`);
   }
   if (options.batchSize !== undefined) integer('batchSize', options.batchSize, 1, { min: 0 });
-  if (options.maxAwaitTimeMS !== undefined) number('maxAwaitTimeMS', options.maxAwaitTimeMS, 0, { min: 0, finite: true });
-  if (options.showExpandedEvents !== undefined && typeof options.showExpandedEvents !== 'boolean') {
-    throw new TypeError(`watch() option showExpandedEvents must be a boolean, got ${describe(options.showExpandedEvents)}`);
-  }
+  for (const key of ['maxAwaitTimeMS', 'maxTimeMS', 'timeoutMS'] as const) duration(key, options[key], 0);
+  boolean('showExpandedEvents', options.showExpandedEvents, false);
 }
 
-function resolveCheckpoint(checkpoint: CheckpointOptions | undefined): ResolvedOptions<unknown>['checkpoint'] {
-  if (checkpoint === undefined) return undefined;
-  if (checkpoint === null || typeof checkpoint !== 'object') {
-    throw new TypeError(`watch() option checkpoint must be an object, got ${describe(checkpoint)}`);
+function resolveCheckpoint(value: unknown, driver: ChangeStreamOptions): ResolvedCheckpoint | undefined {
+  const given = object('checkpoint', value);
+  if (given === undefined) return undefined;
+  knownKeys('checkpoint', given, ['store', 'key', 'every', 'start', 'timeoutMS', 'lease']);
+  const store = given.store as Partial<CheckpointStore> | null | undefined;
+  const missing = (['load', 'acquire', 'renew', 'save', 'release'] as const).filter((m) => typeof store?.[m] !== 'function');
+  if (store === null || typeof store !== 'object' || missing.length > 0) {
+    throw new TypeError(`checkpoint.store must be a CheckpointStore (load, acquire, renew, save, release)${store !== null && typeof store === 'object' ? `; it lacks ${missing.join(', ')}` : `, got ${describe(store)}`}`);
   }
-  const { store, key, every } = checkpoint;
-  if (store === null || typeof store !== 'object' || typeof store.load !== 'function' || typeof store.save !== 'function') {
-    throw new TypeError('checkpoint.store must be a CheckpointStore (an object with load(key) and save(key, token))');
-  }
-  if (typeof key !== 'string' || key.length === 0) {
-    throw new TypeError(`checkpoint.key must be a non-empty string, got ${describe(key)}`);
-  }
-  if (every !== undefined && (every === null || typeof every !== 'object')) {
-    throw new TypeError(`checkpoint.every must be an object, got ${describe(every)}`);
-  }
+  const key = given.key;
+  if (typeof key !== 'string' || key.length === 0) throw new TypeError(`checkpoint.key must be a non-empty string, got ${describe(key)}`);
+  const every = object('checkpoint.every', given.every) ?? {};
+  knownKeys('checkpoint.every', every, ['events', 'ms']);
+  const lease = object('checkpoint.lease', given.lease) ?? {};
+  knownKeys('checkpoint.lease', lease, ['ttlMS', 'wait']);
+  const ttlMS = duration('checkpoint.lease.ttlMS', lease.ttlMS, DEFAULTS.ttlMS, { min: 1 });
+  if (!Number.isInteger(ttlMS)) throw new RangeError(`checkpoint.lease.ttlMS must be a whole number of ms, got ${ttlMS}`);
   return {
-    store,
+    store: store as CheckpointStore,
     key,
-    events: integer('checkpoint.every.events', every?.events, DEFAULTS.checkpointEvents, { infinite: true }),
-    ms: number('checkpoint.every.ms', every?.ms, DEFAULTS.checkpointMS, { min: 0, exclusive: true }),
+    events: integer('checkpoint.every.events', every.events, DEFAULTS.checkpointEvents, { infinity: true }),
+    ms: duration('checkpoint.every.ms', every.ms, DEFAULTS.checkpointMS, { min: 1, infinity: true }),
+    start: resolveStart(given.start, driver),
+    timeoutMS: duration('checkpoint.timeoutMS', given.timeoutMS, DEFAULTS.timeoutMS, { min: 1 }),
+    lease: { ttlMS, wait: boolean('checkpoint.lease.wait', lease.wait, true) },
   };
 }
 
-function resolveRetry(retry: Partial<RetryOptions> | undefined): RetryOptions {
+function resolveStart(start: unknown, driver: ChangeStreamOptions): CheckpointStart {
+  const fromDriver = START_KEYS.find((k) => driver[k] != null);
+  if (start !== undefined && fromDriver !== undefined) {
+    throw new TypeError(`checkpoint.start and the watch() option ${fromDriver} both say where to start; give one`);
+  }
+  if (fromDriver === 'startAtOperationTime') return { time: driver.startAtOperationTime as Timestamp };
+  if (fromDriver !== undefined) return { token: driver[fromDriver] };
+  if (start === undefined || start === 'now') return 'now';
+  if (isTimestamp(start)) return { time: start };
+  if (start !== null && typeof start === 'object' && !Array.isArray(start)) return { token: start };
+  throw new TypeError(`checkpoint.start must be 'now', a Timestamp or a resume token, got ${typeof start === 'string' ? JSON.stringify(start) : describe(start)}`);
+}
+
+function resolveRetry(value: unknown): RetryOptions {
+  const retry = object('retry', value);
   if (retry === undefined) return { ...DEFAULT_RETRY };
-  if (retry === null || typeof retry !== 'object') throw new TypeError(`watch() option retry must be an object, got ${describe(retry)}`);
+  knownKeys('retry', retry, ['initialDelayMS', 'maxDelayMS', 'factor', 'jitter', 'maxAttempts']);
   const resolved: RetryOptions = {
-    initialDelayMS: number('retry.initialDelayMS', retry.initialDelayMS, DEFAULT_RETRY.initialDelayMS, { min: 0, exclusive: true, finite: true }),
-    maxDelayMS: number('retry.maxDelayMS', retry.maxDelayMS, DEFAULT_RETRY.maxDelayMS, { min: 0, exclusive: true, finite: true }),
-    factor: number('retry.factor', retry.factor, DEFAULT_RETRY.factor, { min: 1, finite: true }),
-    jitter: number('retry.jitter', retry.jitter, DEFAULT_RETRY.jitter, { min: 0, finite: true }),
-    maxAttempts: integer('retry.maxAttempts', retry.maxAttempts, DEFAULT_RETRY.maxAttempts, { min: 0, infinite: true }),
+    initialDelayMS: duration('retry.initialDelayMS', retry.initialDelayMS, DEFAULT_RETRY.initialDelayMS, { min: 1 }),
+    maxDelayMS: duration('retry.maxDelayMS', retry.maxDelayMS, DEFAULT_RETRY.maxDelayMS, { min: 1 }),
+    factor: finite('retry.factor', retry.factor, DEFAULT_RETRY.factor, 1),
+    jitter: finite('retry.jitter', retry.jitter, DEFAULT_RETRY.jitter, 0, 1),
+    maxAttempts: integer('retry.maxAttempts', retry.maxAttempts, DEFAULT_RETRY.maxAttempts, { min: 0, infinity: true }),
   };
-  if (resolved.jitter >= 1) throw new RangeError(`retry.jitter must be below 1 (a delay is never zero), got ${resolved.jitter}`);
   if (resolved.maxDelayMS < resolved.initialDelayMS) {
     throw new RangeError(`retry.maxDelayMS (${resolved.maxDelayMS}) must be at least retry.initialDelayMS (${resolved.initialDelayMS})`);
   }
   return resolved;
 }
 
-function resolveHistoryLost<TChange>(policy: HistoryLostPolicy<TChange> | undefined): HistoryLostPolicy<TChange> {
-  if (typeof policy === 'function') return policy;
-  return oneOf('onHistoryLost', policy, ['error', 'restartFromNow'] as const, 'error');
+function resolveHistoryLost<TChange>(policy: unknown): HistoryLostPolicy<TChange> {
+  if (typeof policy === 'function') return policy as HistoryLostPolicy<TChange>;
+  return oneOf('onHistoryLost', policy, ['error', 'restartFromNow'] as const, 'error', ' or a function');
 }
 
-function resolveScheduler(scheduler: SchedulerLike | undefined): SchedulerLike {
+function resolveScheduler(scheduler: unknown): SchedulerLike {
   if (scheduler === undefined) return asyncScheduler;
-  if (scheduler === null || typeof scheduler.schedule !== 'function' || typeof scheduler.now !== 'function') {
+  const s = scheduler as Partial<SchedulerLike> | null;
+  if (s === null || typeof s !== 'object' || typeof s.schedule !== 'function' || typeof s.now !== 'function') {
     throw new TypeError(`watch() option scheduler must be an RxJS scheduler, got ${describe(scheduler)}`);
   }
-  return scheduler;
+  return scheduler as SchedulerLike;
 }
 
-function oneOf<const V extends string>(name: string, value: unknown, allowed: readonly V[], fallback: V): V {
-  if (value === undefined) return fallback;
-  if (typeof value === 'string' && (allowed as readonly string[]).includes(value)) return value as V;
-  throw new TypeError(`watch() option ${name} must be ${allowed.map((a) => `'${a}'`).join(' or ')}${name === 'onHistoryLost' ? ' or a function' : ''}, got ${JSON.stringify(value) ?? describe(value)}`);
-}
-
-interface Bounds {
-  min?: number;
-  exclusive?: boolean;
-  finite?: boolean;
-  infinite?: boolean;
-}
-
-function number(name: string, value: unknown, fallback: number, bounds: Bounds): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || Number.isNaN(value)) throw new TypeError(`${name} must be a number, got ${describe(value)}`);
-  const min = bounds.min ?? -Infinity;
-  if (value < min || (bounds.exclusive === true && value === min) || (bounds.finite === true && !Number.isFinite(value))) {
-    throw new RangeError(`${name} must be ${bounds.exclusive === true ? 'above' : 'at least'} ${min}${bounds.finite === true ? ' and finite' : ''}, got ${value}`);
-  }
-  return value;
-}
-
-function integer(name: string, value: unknown, fallback: number, bounds: Bounds = {}): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || Number.isNaN(value)) throw new TypeError(`${name} must be a number, got ${describe(value)}`);
-  const min = bounds.min ?? 1;
-  if ((value === Infinity && bounds.infinite === true) || (Number.isInteger(value) && value >= min)) return value;
-  throw new RangeError(`${name} must be an integer ≥ ${min}${bounds.infinite === true ? ' or Infinity' : ''}, got ${value}`);
+/** Whether `value` is a BSON Timestamp (an operation time). */
+export function isTimestamp(value: unknown): value is Timestamp {
+  return value !== null && typeof value === 'object' && (value as { _bsontype?: unknown })._bsontype === 'Timestamp';
 }

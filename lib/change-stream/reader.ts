@@ -1,9 +1,14 @@
 import type { ChangeStream, ChangeStreamOptions, Document, MongoServerError, ResumeToken, Timestamp } from 'mongodb';
-import { from, type ObservableInput, type SchedulerLike, type Subscription } from 'rxjs';
+import type { SchedulerLike } from 'rxjs';
 import { backoffDelay, type RetryOptions } from './backoff';
 import { classifyError, operationTimeOf } from './classify';
+import { replaceLostHistory, type HistoryLostPolicy } from './history';
+import { isTimestamp } from './options';
+import { Stopped, type Position } from './position';
 import type { ChangeStreamStatus } from './status';
-import { sameToken } from './token-tracker';
+import type { Waits } from './waits';
+
+export type { HistoryLostInfo, HistoryLostPolicy } from './history';
 
 /**
  * Opens a driver change stream (nothing is sent until it is read), e.g.
@@ -14,76 +19,63 @@ export type OpenChangeStream<TChange extends Document> = (
   options: ChangeStreamOptions,
 ) => ChangeStream<Document, TChange>;
 
-/** What the stream receives when the server's history after its position is gone. */
-export interface HistoryLostInfo {
-  /** The server's `ChangeStreamHistoryLost` (286) error, unchanged. */
-  readonly error: MongoServerError;
-  /** The position that can no longer be resumed from. */
-  readonly token: ResumeToken | undefined;
-}
-
-/**
- * `'error'`: the stream errors with the server's error. `'restartFromNow'`:
- * the stream reopens at the moment the loss was detected, the events in
- * between are gone. A function: its Observable's values are delivered as
- * changes (they move no checkpoint) — e.g. a re-read of the current state —
- * then the stream reopens at the moment the loss was detected; its error
- * errors the stream. Every occurrence is reported on `status$` and waits a
- * backoff delay, so a persistent loss cannot spin.
- */
-export type HistoryLostPolicy<TChange> = 'error' | 'restartFromNow' | ((info: HistoryLostInfo) => ObservableInput<TChange>);
-
+/** @internal */
 export interface ReaderConfig<TChange extends Document> {
   open: OpenChangeStream<TChange>;
   pipeline: Document[];
-  /** The user's driver options; start options are replaced once a position is known. */
+  /** The user's driver options; the position replaces the start options once it knows one. */
   driverOptions: ChangeStreamOptions;
-  /** Loads the start position (a checkpoint) before the first open; retried like opens. */
-  loadStart?: () => Promise<ResumeToken | undefined>;
   retry: RetryOptions;
   onHistoryLost: HistoryLostPolicy<TChange>;
   onInvalidate: 'complete' | 'restart';
   scheduler: SchedulerLike;
+  position: Position;
+  waits: Waits;
   report(status: ChangeStreamStatus): void;
 }
 
+/** Where the reader hands what it read. @internal */
 export interface ReaderSink<TChange> {
-  /** A change; `token` is the position after it (`undefined` for history-lost replacements). */
-  event(change: TChange, token: ResumeToken | undefined): void;
-  /** A batch without changes moved the position to `token`. */
-  quiet(token: ResumeToken): void;
+  /** A change, numbered `seq` by the position. */
+  event(change: TChange, seq: number): void;
   error(error: unknown): void;
   complete(): void;
 }
 
-/** Paces reads for a consumer with a bounded buffer. */
+/** Paces reads for a consumer with a bounded buffer. @internal */
 export interface ReadPacing {
   /** Whether the next `tryNext()` may run, given the events the driver holds. */
   mayRead(driverBuffered: number): boolean;
-  /** Resolves when `mayRead` may have become true. */
-  whenReady(): Promise<void>;
+  /** Registers the one function to call once `mayRead` may have become true (replacing any earlier one). */
+  onReady(ready: () => void): void;
 }
 
-type Origin = 'options' | 'now' | Timestamp;
 type Ending = 'invalidated' | 'ended' | 'stopped';
 
 /**
  * Reads one logical change stream through as many driver `ChangeStream`s as
- * it takes: iterates with `tryNext()` (so it sees the post-batch token of
- * empty batches, and reads only when paced to), leaves resumable errors to
- * the driver, restarts after the errors the driver surfaces with backoff
- * from the last position read, and applies the history-lost and invalidate
- * policies. Fatal errors go to the sink at once.
+ * it takes: claims the position first (lease, stored checkpoint), iterates
+ * with `tryNext()` (so it sees the post-batch token of empty batches, and
+ * reads only when paced to), leaves resumable errors to the driver, restarts
+ * after the errors the driver surfaces with backoff from the newest position
+ * read, and applies the history-lost and invalidate policies. Fatal errors
+ * go to the sink at once.
+ *
+ * Stopping kills the server cursor at any moment: at once when the cursor
+ * is known to exist (its aggregate has answered); while the aggregate is
+ * still in flight, as soon as it answers (closing the driver stream before
+ * that would end its session first, and the cursor would never be killed).
+ *
+ * @internal
  */
 export class ChangeStreamReader<TChange extends Document> {
   private stopped = false;
-  private signalStop!: () => void;
-  private readonly stopSignal = new Promise<void>((resolve) => (this.signalStop = resolve));
-  private position: ResumeToken | undefined;
-  private origin: Origin = 'options';
   private everOpened = false;
   private stream: ChangeStream<Document, TChange> | undefined;
-  private policy: Subscription | undefined;
+  /** Whether the current driver cursor exists on the server (its aggregate answered). */
+  private cursorKnown = false;
+  private readonly closing = new WeakMap<object, Promise<void>>();
+  private cancelPolicy: (() => void) | undefined;
   private done: Promise<void> | undefined;
 
   constructor(
@@ -96,51 +88,38 @@ export class ChangeStreamReader<TChange extends Document> {
     this.done ??= this.run();
   }
 
-  /**
-   * Stops reading and closes the driver stream (killCursors). Resolves when
-   * the last cursor is closed; the sink hears nothing more.
-   */
+  /** Stops reading; resolves when the last cursor is closed. The sink hears nothing more. */
   stop(): Promise<void> {
     if (!this.stopped) {
       this.stopped = true;
-      this.signalStop();
-      this.policy?.unsubscribe();
-      const stream = this.stream;
-      // On the next turn, so a cursor whose aggregate reply is being processed has its id and is killed.
-      if (stream !== undefined) setImmediate(() => void closeQuietly(stream));
+      this.cancelPolicy?.();
+      // killCursors ends a waiting getMore too; the read loop closes the stream again when its read settles.
+      if (this.stream !== undefined && this.cursorKnown) this.closeSoon(this.stream);
     }
     return this.done ?? Promise.resolve();
   }
 
   private async run(): Promise<void> {
+    try {
+      if (!(await this.config.position.claim())) return;
+    } catch (error) {
+      if (!(error instanceof Stopped) && !this.stopped) this.sink.error(error);
+      return;
+    }
     let failures = 0;
     let cause: unknown;
-    let loaded = this.config.loadStart === undefined;
     try {
       while (!this.stopped) {
         let ending: Ending;
         try {
-          if (!loaded) {
-            this.position = await this.config.loadStart?.();
-            loaded = true;
-            if (this.stopped) return;
-          }
           const stream = this.openStream();
-          ending = await this.readFrom(
-            stream,
-            (token) => {
-              if (!this.everOpened) {
-                this.everOpened = true;
-                this.config.report({ type: 'opened', token });
-              } else if (failures > 0) {
-                this.config.report({ type: 'resumed', attempt: failures, error: cause, token });
-              }
-            },
-            () => {
-              failures = 0;
-              cause = undefined;
-            },
-          );
+          ending = await this.readFrom(stream, (token) => {
+            if (!this.everOpened) this.config.report({ type: 'opened', token });
+            else if (failures > 0) this.config.report({ type: 'resumed', attempt: failures, error: cause, token });
+            this.everOpened = true;
+            failures = 0;
+            cause = undefined;
+          });
         } catch (error) {
           await this.closeStream();
           if (this.stopped) return;
@@ -152,7 +131,7 @@ export class ChangeStreamReader<TChange extends Document> {
           if (failures > this.config.retry.maxAttempts) return this.sink.error(error);
           const delayMS = backoffDelay(failures, this.config.retry);
           this.config.report({ type: 'retrying', attempt: failures, error, delayMS });
-          await this.sleep(delayMS);
+          await this.config.waits.sleep(delayMS);
           continue;
         }
         await this.closeStream();
@@ -166,47 +145,65 @@ export class ChangeStreamReader<TChange extends Document> {
   }
 
   private openStream(): ChangeStream<Document, TChange> {
-    const options: ChangeStreamOptions = { ...this.config.driverOptions };
-    const origin = this.origin;
-    if (this.position !== undefined || origin !== 'options') {
-      delete options.resumeAfter;
-      delete options.startAfter;
-      delete options.startAtOperationTime;
-      // startAfter (not resumeAfter) so an invalidate token is a valid start too.
-      if (this.position !== undefined) options.startAfter = this.position;
-      else if (origin !== 'now' && origin !== 'options') options.startAtOperationTime = origin;
-    }
-    this.stream = this.config.open(this.config.pipeline, options);
+    this.cursorKnown = false;
+    this.stream = this.config.open(this.config.pipeline, this.config.position.startOptions(this.config.driverOptions));
     return this.stream;
   }
 
-  private async readFrom(
-    stream: ChangeStream<Document, TChange>,
-    onOpen: (token: ResumeToken | undefined) => void,
-    onRead: () => void,
-  ): Promise<Ending> {
-    let open = false;
-    const opened = (): void => {
-      if (open || this.stopped) return;
-      open = true;
-      onOpen(stream.resumeToken ?? undefined);
+  /**
+   * Reads until stopped, invalidated or ended. `opened` is called once the
+   * cursor's opening position is known — and, on a first run from "now",
+   * stored — before any change of it is delivered.
+   */
+  private async readFrom(stream: ChangeStream<Document, TChange>, opened: (token: ResumeToken | undefined) => void): Promise<Ending> {
+    const { position, waits } = this.config;
+    const emitted: ResumeToken[] = [];
+    let returned = false;
+    let opening: Promise<void> | undefined;
+    let openingDone = false;
+    const begin = (point: ResumeToken | Timestamp | undefined): void => {
+      opening ??= position.opened(point).then(() => {
+        openingDone = true;
+        if (!this.stopped) opened(isTimestamp(point) ? (stream.resumeToken ?? undefined) : point);
+      });
     };
-    // The driver sets a token from the aggregate reply itself, before the first getMore.
-    stream.once('resumeTokenChanged', opened);
+    // Fired only by a cursor the server answered: first by the aggregate when its batch is empty.
+    const onToken = (token: ResumeToken): void => {
+      this.cursorKnown = true;
+      if (this.stopped) this.closeSoon(stream);
+      if (emitted.push(token) === 1) {
+        // Still inside the first read on the next turn: the aggregate answered, a getMore waits.
+        setImmediate(() => {
+          if (!returned) begin(token);
+        });
+      }
+    };
+    // The driver closed its cursor to resume on a new one: that one is unknown until it answers.
+    const onClose = (): void => {
+      this.cursorKnown = false;
+    };
+    stream.on('resumeTokenChanged', onToken);
+    stream.on('close', onClose);
     try {
       while (!this.stopped) {
-        if (this.pacing !== undefined && !this.pacing.mayRead(stream.bufferedCount())) {
-          await Promise.race([this.pacing.whenReady(), this.stopSignal]);
+        const pacing = this.pacing;
+        if (pacing !== undefined && !pacing.mayRead(stream.bufferedCount())) {
+          await waits.until((wake) => pacing.onReady(wake));
           continue;
         }
         const change = await stream.tryNext();
+        this.cursorKnown = true;
         if (this.stopped) break;
-        opened();
-        onRead();
+        if (!returned) {
+          returned = true;
+          // A first batch with events moved no token before them: restart at the first one's time (inclusive).
+          begin(change === null ? (emitted[0] ?? stream.resumeToken ?? undefined) : emitted.length >= 2 ? emitted[0] : clusterTimeOf(change));
+        }
+        if (!openingDone) await opening;
+        if (this.stopped) break;
         const token: ResumeToken | undefined = stream.resumeToken ?? undefined;
         if (change !== null) {
-          if (token !== undefined) this.position = token;
-          this.sink.event(change, token);
+          this.sink.event(change, position.read(token));
           if (this.stopped) break;
           if ((change as { operationType?: unknown }).operationType === 'invalidate') {
             this.config.report({ type: 'invalidated', token, restarting: this.config.onInvalidate === 'restart' });
@@ -214,83 +211,66 @@ export class ChangeStreamReader<TChange extends Document> {
           }
         } else if (stream.closed) {
           return 'ended';
-        } else if (token !== undefined && !sameToken(token, this.position)) {
-          this.position = token;
-          this.sink.quiet(token);
+        } else if (token !== undefined) {
+          position.quiet(token);
         }
       }
       return 'stopped';
     } finally {
-      stream.off('resumeTokenChanged', opened);
+      stream.off('resumeTokenChanged', onToken);
+      stream.off('close', onClose);
     }
   }
 
   /** Applies the policy; false when the stream has ended (error or stop). */
   private async historyLost(error: MongoServerError): Promise<boolean> {
-    const policy = this.config.onHistoryLost;
-    const lost = this.position;
-    this.config.report({
-      type: 'historyLost',
-      error,
-      token: lost,
-      policy: typeof policy === 'function' ? 'function' : policy,
-    });
+    const { onHistoryLost: policy, position } = this.config;
+    const lost = position.readPosition;
+    this.config.report({ type: 'historyLost', error, token: lost, policy: typeof policy === 'function' ? 'function' : policy });
     if (policy === 'error') {
       this.sink.error(error);
       return false;
     }
-    this.position = undefined;
-    this.origin = operationTimeOf(error) ?? 'now';
+    position.historyLost(operationTimeOf(error));
     if (policy === 'restartFromNow') return true;
-    return this.replace(policy, { error, token: lost });
-  }
-
-  /** Delivers the history-lost function's Observable; true when it completed. */
-  private replace(policy: (info: HistoryLostInfo) => ObservableInput<TChange>, info: HistoryLostInfo): Promise<boolean> {
-    return new Promise<boolean>((resolve) => {
-      const fail = (err: unknown): void => {
-        resolve(false);
-        if (!this.stopped) this.sink.error(err);
-      };
-      let replacement: ObservableInput<TChange>;
-      try {
-        replacement = policy(info);
-      } catch (err) {
-        return fail(err);
-      }
-      this.policy = from(replacement).subscribe({
-        next: (change) => {
-          if (!this.stopped) this.sink.event(change, undefined);
-        },
-        error: fail,
-        complete: () => resolve(!this.stopped),
-      });
-      void this.stopSignal.then(() => resolve(false));
+    const replaced = replaceLostHistory(policy, { error, token: lost }, (change) => {
+      if (!this.stopped) this.sink.event(change, position.read(undefined));
     });
+    this.cancelPolicy = replaced.cancel;
+    const outcome = await replaced.done;
+    this.cancelPolicy = undefined;
+    if (outcome.failed && !this.stopped) this.sink.error(outcome.error);
+    return !outcome.failed && !this.stopped;
   }
 
-  private sleep(ms: number): Promise<void> {
-    let timer: Subscription | undefined;
-    return Promise.race([
-      new Promise<void>((resolve) => {
-        timer = this.config.scheduler.schedule(resolve, ms);
-      }),
-      this.stopSignal,
-    ]).finally(() => timer?.unsubscribe());
+  private closeSoon(stream: ChangeStream<Document, TChange>): void {
+    // On the next turn: the driver records the cursor id just after the aggregate's reply events.
+    // Skipped if the driver meanwhile dropped that cursor to resume: the read loop closes the new one.
+    setImmediate(() => {
+      if (this.cursorKnown && this.stream === stream) void this.closeOnce(stream);
+    });
   }
 
   private async closeStream(): Promise<void> {
     const stream = this.stream;
     this.stream = undefined;
-    if (stream !== undefined) await closeQuietly(stream);
+    if (stream !== undefined) await this.closeOnce(stream);
+  }
+
+  private closeOnce(stream: ChangeStream<Document, TChange>): Promise<void> {
+    let closing = this.closing.get(stream);
+    if (closing === undefined) {
+      closing = stream.close().catch(() => {
+        // Closing can fail (network gone); the cursor is then dead server-side or times out there.
+      });
+      this.closing.set(stream, closing);
+    }
+    return closing;
   }
 }
 
-/** Closing can fail (network gone); the cursor is then dead server-side or times out there. */
-async function closeQuietly(stream: ChangeStream<Document, Document>): Promise<void> {
-  try {
-    await stream.close();
-  } catch {
-    // nothing to report to: the subscription that owned it is gone
-  }
+/** The operation time of a change, when it carries one. */
+function clusterTimeOf(change: unknown): Timestamp | undefined {
+  const time = (change as { clusterTime?: unknown } | null)?.clusterTime;
+  return isTimestamp(time) ? time : undefined;
 }

@@ -1,43 +1,79 @@
-import type { ChangeStreamOptions, Document, ResumeToken } from 'mongodb';
+import type { Document } from 'mongodb';
 import { ClientClosedError } from '../errors';
-import { Checkpointer } from './checkpointer';
 import type { StreamConfig } from './config';
+import { DEFAULTS } from './options';
+import { Position } from './position';
 import { ChangeStreamReader, type ReaderSink, type ReadPacing } from './reader';
-import { TokenTracker } from './token-tracker';
+import type { ChangeStreamStatus, CloseReason } from './status';
+import { Waits } from './waits';
 
-export type CloseReason = 'unsubscribed' | 'completed' | 'error';
+/** What a run delivers to: the plain subscribers' fan-out, or a `consume()` handler. @internal */
+export interface Receiver<TChange> {
+  /** A change read, numbered `seq` by the position; report it handled with `position.acknowledged`. */
+  event(change: TChange, seq: number): void;
+  /** Drops what is queued and any handler in flight (the subscriber left, or the lease is lost). */
+  halt(): void;
+  /**
+   * Resolves once the changes already handed over are handled, so the final
+   * save covers them — or at once after dropping them, where `reason` means
+   * no one waits for them (the receiver decides).
+   */
+  drained(reason: CloseReason): Promise<void>;
+  /** Tells the subscribers the run ended, after its final save. */
+  ended(reason: CloseReason, error: unknown): void;
+}
+
+/** @internal */
+export interface RunOptions<TChange> {
+  receiver: Receiver<TChange>;
+  /** The driver batch size this run reads with. */
+  batchSize: number;
+  pacing?: ReadPacing;
+  /** Called once when the run starts closing. */
+  onClosing?: () => void;
+}
 
 /**
- * One subscription's life on the server: a reader (one logical cursor), the
- * token tracker of what it has handled, and its checkpointer. Subclasses
- * decide what "handled" means (delivered to every plain subscriber, or
- * acknowledged by a `consume()` handler).
+ * One subscription's life on the server, composed of a reader (one logical
+ * cursor), the {@link Position} it reports to, and a receiver that hands
+ * changes on and acknowledges them.
  *
- * Closing stops the reader (killCursors), saves the last handled position,
- * reports `closed`, and only then tells the subscribers it ended, so a
- * subscriber that sees `error` or `complete` can rely on the checkpoint.
+ * Closing stops the reader (killCursors), lets the receiver finish what it
+ * was handed (unless halted), saves the last acknowledged position and
+ * gives the lease up, reports `closed`, and only then tells the subscribers
+ * it ended, so a subscriber that sees `error` or `complete` can rely on the
+ * checkpoint. Every step is bounded by `checkpoint.timeoutMS`, so closing
+ * always finishes.
+ *
+ * @internal
  */
-export abstract class Run<TChange extends Document> implements ReaderSink<TChange> {
-  protected readonly tracker = new TokenTracker();
-  protected readonly checkpointer: Checkpointer | undefined;
-  private reader: ChangeStreamReader<TChange> | undefined;
-  private readonly previousSave: Promise<void> = Promise.resolve();
+export class StreamRun<TChange extends Document> implements ReaderSink<TChange> {
+  readonly position: Position;
+  private readonly reader: ChangeStreamReader<TChange>;
+  private readonly waits: Waits;
+  private readonly receiver: Receiver<TChange>;
   private closing: Promise<void> | undefined;
   private unhook: (() => void) | undefined;
   private opened = false;
 
-  /** Throws `CheckpointInUseError` when another subscription writes the checkpoint. */
-  constructor(protected readonly config: StreamConfig<TChange>) {
-    const checkpoint = config.checkpoint;
-    if (checkpoint === undefined) return;
-    this.previousSave = checkpoint.lease.take(this);
-    this.checkpointer = new Checkpointer(
-      { ...checkpoint, retry: config.retry, scheduler: config.scheduler },
-      {
-        saved: (token) => config.report({ type: 'checkpointed', key: checkpoint.key, token }),
-        failed: (error) => void this.close('error', error),
-      },
-    );
+  constructor(
+    readonly config: StreamConfig<TChange>,
+    private readonly options: RunOptions<TChange>,
+  ) {
+    this.receiver = options.receiver;
+    this.waits = new Waits(config.scheduler);
+    const report = (status: ChangeStreamStatus): void => {
+      if (status.type === 'opened') this.opened = true;
+      config.report(status);
+    };
+    this.position = new Position({
+      ...config,
+      waits: this.waits,
+      report,
+      failed: (error, leaseLost) => void this.close('error', error, leaseLost),
+    });
+    const driverOptions = { ...config.driverOptions, batchSize: options.batchSize };
+    this.reader = new ChangeStreamReader({ ...config, driverOptions, position: this.position, waits: this.waits, report }, this, options.pacing);
   }
 
   /** Whether closing has begun (a new subscription needs a new run). */
@@ -46,21 +82,12 @@ export abstract class Run<TChange extends Document> implements ReaderSink<TChang
   }
 
   start(): void {
-    const { checkpoint, owner } = this.config;
-    this.reader = new ChangeStreamReader(
-      {
-        ...this.config,
-        driverOptions: this.driverOptions(),
-        loadStart: checkpoint && (() => this.loadCheckpoint()),
-        report: (status) => {
-          if (status.type === 'opened') this.opened = true;
-          this.config.report(status);
-        },
-      },
-      this,
-      this.pacing(),
-    );
-    this.unhook = owner?.onClose(() => this.close('error', new ClientClosedError()));
+    const owner = this.config.owner;
+    if (owner?.closed === true) {
+      void this.close('error', new ClientClosedError());
+      return;
+    }
+    this.unhook = owner?.onClose(() => this.close('clientClosed'));
     this.reader.start();
   }
 
@@ -69,55 +96,31 @@ export abstract class Run<TChange extends Document> implements ReaderSink<TChang
     return this.close('unsubscribed');
   }
 
-  abstract event(change: TChange, token: ResumeToken | undefined): void;
-  abstract error(error: unknown): void;
-  abstract complete(): void;
-
-  quiet(token: ResumeToken): void {
-    const moved = this.tracker.quiet(token);
-    if (moved !== undefined) this.advance(moved, 0);
+  event(change: TChange, seq: number): void {
+    this.receiver.event(change, seq);
   }
 
-  /** The driver options this run opens with. */
-  protected driverOptions(): ChangeStreamOptions {
-    return this.config.driverOptions;
+  error(error: unknown): void {
+    void this.close('error', error);
   }
 
-  protected pacing(): ReadPacing | undefined {
-    return undefined;
+  complete(): void {
+    void this.close('completed');
   }
 
-  /** Resolves once events already read are handled, so the final save covers them. */
-  protected drained(): Promise<void> {
-    return Promise.resolve();
-  }
-
-  /** Tells the subscribers the run ended, after the checkpoint was saved. */
-  protected abstract ended(reason: CloseReason, error: unknown): void;
-
-  /** Marks every event up to `seq` handled. */
-  protected acknowledge(seq: number): void {
-    const { events, token } = this.tracker.acknowledge(seq);
-    if (token !== undefined) this.advance(token, events);
-  }
-
-  protected close(reason: CloseReason, error?: unknown): Promise<void> {
+  /** Ends the run; `halt` drops what the receiver still holds at once (a handler failed, the lease is lost). */
+  close(reason: CloseReason, error?: unknown, halt = false): Promise<void> {
     if (this.closing !== undefined) return this.closing;
     this.unhook?.();
-    const stopped = this.reader?.stop() ?? Promise.resolve();
-    const checkpointer = this.checkpointer;
-    const saved = checkpointer === undefined ? Promise.resolve() : this.drained().then(() => checkpointer.flush());
-    const savedOutcome = saved.then(
-      () => undefined,
-      (checkpointError: unknown) => checkpointError,
-    );
-    if (this.config.checkpoint !== undefined) {
-      this.config.checkpoint.lease.release(
-        this,
-        savedOutcome.then(() => undefined),
-      );
-    }
-    this.closing = Promise.all([stopped, savedOutcome]).then(([, checkpointError]) => {
+    this.options.onClosing?.();
+    this.waits.stop();
+    const limit = this.config.checkpoint?.timeoutMS ?? DEFAULTS.timeoutMS;
+    const stopped = within(this.reader.stop(), limit);
+    if (halt) this.receiver.halt();
+    this.closing = (async () => {
+      await within(this.receiver.drained(reason), limit);
+      const checkpointError = await this.position.close();
+      await stopped;
       if (this.opened) {
         this.config.report({
           type: 'closed',
@@ -126,25 +129,22 @@ export abstract class Run<TChange extends Document> implements ReaderSink<TChang
           ...(checkpointError !== undefined ? { checkpointError } : {}),
         });
       }
-      this.ended(reason, error);
-    });
+      this.receiver.ended(reason, error);
+    })();
     return this.closing;
   }
+}
 
-  private advance(token: ResumeToken, events: number): void {
-    this.config.moved(token);
-    this.checkpointer?.offer(token, events);
-  }
-
-  private async loadCheckpoint(): Promise<ResumeToken | undefined> {
-    const checkpoint = this.config.checkpoint;
-    if (checkpoint === undefined) return undefined;
-    await this.previousSave;
-    const token = await checkpoint.store.load(checkpoint.key);
-    if (token == null) return undefined;
-    this.tracker.startFrom(token);
-    this.checkpointer?.startFrom(token);
-    this.config.moved(token);
-    return token;
-  }
+/** Resolves when `promise` settles or after `ms`, whichever comes first; never rejects. */
+function within(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise.then(
+      () => undefined,
+      () => undefined,
+    ),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
 }

@@ -1,38 +1,49 @@
-import type { ChangeStreamOptions, Document, ResumeToken } from 'mongodb';
+import type { Document } from 'mongodb';
 import { Subscription } from 'rxjs';
 import type { StreamConfig } from './config';
 import { Delivery, type Sink } from './delivery';
 import type { ReadPacing } from './reader';
-import { Run, type CloseReason } from './run';
+import { StreamRun, type Receiver } from './run';
+import type { CloseReason } from './status';
 
 /**
- * The run behind all plain subscribers of one `RxChangeStream`: one cursor,
- * each event queued to every subscriber present when it arrives. An event
- * counts as handled (and may be checkpointed) once every current subscriber
- * has been handed it; with no subscribers (after `connect()`, or while
- * lingering) at once, as for any hot stream.
+ * The receiver behind all plain subscribers of one `RxChangeStream`: one
+ * cursor, each event queued to every subscriber present when it arrives. An
+ * event counts as handled (and may be checkpointed) once every current
+ * subscriber has been handed it; with no subscribers (after `connect()`, or
+ * while lingering) at once, as for any hot stream.
  *
  * The next batch is fetched only after every subscriber has had a turn
- * (one slice) with the last one, and a batch is at most `bufferSize` events:
- * a subscriber that keeps up never overflows, a slow one costs the others
- * one slice per batch and overflows alone.
+ * (one slice) with the last one, and a batch is at most `bufferSize` events
+ * — and at most `checkpoint.every.events`, so a save follows every that
+ * many events delivered: a subscriber that keeps up never overflows, a slow
+ * one costs the others one slice per batch and overflows alone.
  */
-class SharedRun<TChange extends Document> extends Run<TChange> implements ReadPacing {
+class SharedRun<TChange extends Document> implements Receiver<TChange>, ReadPacing {
   refs = 0;
+  readonly run: StreamRun<TChange>;
   private readonly deliveries = new Set<Delivery<TChange>>();
-  private wake: (() => void) | undefined;
+  private ready: (() => void) | undefined;
   private whenDrained: (() => void) | undefined;
+
+  constructor(config: StreamConfig<TChange>, onClosing: () => void) {
+    const requested = config.driverOptions.batchSize;
+    let batchSize = requested !== undefined && requested > 0 ? Math.min(requested, config.bufferSize) : config.bufferSize;
+    const every = config.checkpoint?.events ?? Infinity;
+    if (every < batchSize) batchSize = every;
+    this.run = new StreamRun(config, { receiver: this, batchSize, pacing: this, onClosing });
+  }
 
   mayRead(driverBuffered: number): boolean {
     return driverBuffered > 0 || !this.anyWaiting();
   }
 
-  whenReady(): Promise<void> {
-    return new Promise((resolve) => (this.wake = resolve));
+  onReady(ready: () => void): void {
+    this.ready = ready;
   }
 
   add(sink: Sink<TChange>): Delivery<TChange> {
-    const delivery = new Delivery(sink, this.tracker.lastSeq, this.config.bufferSize, this.config.scheduler, () =>
+    const delivery = new Delivery(sink, this.run.position.lastSeq, this.run.config.bufferSize, this.run.config.scheduler, () =>
       this.settle(),
     );
     this.deliveries.add(delivery);
@@ -44,8 +55,7 @@ class SharedRun<TChange extends Document> extends Run<TChange> implements ReadPa
     if (this.deliveries.delete(delivery)) this.settle();
   }
 
-  event(change: TChange, token: ResumeToken | undefined): void {
-    const seq = this.tracker.read(token);
+  event(change: TChange, seq: number): void {
     let dropped = false;
     for (const delivery of this.deliveries) {
       if (!delivery.push(seq, change)) {
@@ -56,43 +66,31 @@ class SharedRun<TChange extends Document> extends Run<TChange> implements ReadPa
     if (dropped || this.deliveries.size === 0) this.settle();
   }
 
-  error(error: unknown): void {
-    void this.close('error', error);
+  halt(): void {
+    for (const delivery of this.deliveries) delivery.dispose();
+    this.settle();
   }
 
-  complete(): void {
-    void this.close('completed');
-  }
-
-  protected override driverOptions(): ChangeStreamOptions {
-    const requested = this.config.driverOptions.batchSize;
-    const batchSize = requested !== undefined && requested > 0 ? Math.min(requested, this.config.bufferSize) : this.config.bufferSize;
-    return { ...this.config.driverOptions, batchSize };
-  }
-
-  protected override pacing(): ReadPacing {
-    return this;
-  }
-
-  protected override drained(): Promise<void> {
-    if (!this.anyBacklog()) return Promise.resolve();
+  drained(reason: CloseReason): Promise<void> {
+    if (reason === 'unsubscribed' || !this.anyBacklog()) return Promise.resolve();
     return new Promise((resolve) => (this.whenDrained = resolve));
   }
 
-  protected ended(reason: CloseReason, error: unknown): void {
+  ended(reason: CloseReason, error: unknown): void {
     if (reason === 'unsubscribed') return;
     for (const delivery of this.deliveries) delivery.end(error, reason === 'error');
   }
 
   /** Acknowledges up to the last event every current subscriber has been handed. */
   private settle(): void {
-    let handled = this.tracker.lastSeq;
+    const position = this.run.position;
+    let handled = position.lastSeq;
     for (const delivery of this.deliveries) handled = Math.min(handled, delivery.delivered);
-    this.acknowledge(handled);
-    if (this.wake !== undefined && !this.anyWaiting()) {
-      const wake = this.wake;
-      this.wake = undefined;
-      wake();
+    position.acknowledged(handled);
+    if (this.ready !== undefined && !this.anyWaiting()) {
+      const ready = this.ready;
+      this.ready = undefined;
+      ready();
     }
     if (this.whenDrained !== undefined && !this.anyBacklog()) {
       const drained = this.whenDrained;
@@ -116,58 +114,64 @@ class SharedRun<TChange extends Document> extends Run<TChange> implements ReadPa
  * Reference-counts the shared run: the first subscriber (or `connect()`)
  * starts it, the last one leaving stops it (after `linger` ms, if set; a
  * subscriber arriving meanwhile keeps it). A run that ended (error,
- * invalidate) is replaced by a fresh one for the next subscriber.
+ * invalidate, client closed) is replaced by a fresh one for the next
+ * subscriber, and takes its linger timer with it, so no timer outlives it.
+ *
+ * @internal
  */
 export class Hub<TChange extends Document> {
-  private run: SharedRun<TChange> | undefined;
+  private shared: SharedRun<TChange> | undefined;
   private lingering: Subscription | undefined;
 
   constructor(private readonly config: StreamConfig<TChange>) {}
 
-  /** Adds a subscriber; returns its teardown. Throws `CheckpointInUseError`. */
+  /** Adds a subscriber; returns its teardown. */
   attach(sink: Sink<TChange>): () => void {
-    const run = this.acquire();
-    const delivery = run.add(sink);
+    const shared = this.acquire();
+    const delivery = shared.add(sink);
     return () => {
-      run.remove(delivery);
-      this.release(run);
+      shared.remove(delivery);
+      this.release(shared);
     };
   }
 
   /** Holds the run open without a subscriber until the returned subscription ends. */
   connect(): Subscription {
-    const run = this.acquire();
-    return new Subscription(() => this.release(run));
+    const shared = this.acquire();
+    return new Subscription(() => this.release(shared));
   }
 
   private acquire(): SharedRun<TChange> {
-    this.lingering?.unsubscribe();
-    this.lingering = undefined;
-    let run = this.run;
-    if (run === undefined || run.isClosing) {
-      run = new SharedRun(this.config);
-      this.run = run;
-      run.start();
+    this.cancelLinger();
+    let shared = this.shared;
+    if (shared === undefined || shared.run.isClosing) {
+      const fresh: SharedRun<TChange> = new SharedRun(this.config, () => {
+        if (this.shared !== fresh) return;
+        this.shared = undefined;
+        this.cancelLinger();
+      });
+      this.shared = shared = fresh;
+      fresh.run.start();
     }
-    run.refs += 1;
-    return run;
+    shared.refs += 1;
+    return shared;
   }
 
-  private release(run: SharedRun<TChange>): void {
-    run.refs -= 1;
-    if (run !== this.run || run.refs > 0) return;
+  private release(shared: SharedRun<TChange>): void {
+    shared.refs -= 1;
+    if (shared !== this.shared || shared.refs > 0) return;
     if (this.config.linger > 0) {
       this.lingering = this.config.scheduler.schedule(() => {
         this.lingering = undefined;
-        if (this.run === run && run.refs === 0) this.stop(run);
+        if (this.shared === shared && shared.refs === 0) void shared.run.stop();
       }, this.config.linger);
     } else {
-      this.stop(run);
+      void shared.run.stop();
     }
   }
 
-  private stop(run: SharedRun<TChange>): void {
-    this.run = undefined;
-    void run.stop();
+  private cancelLinger(): void {
+    this.lingering?.unsubscribe();
+    this.lingering = undefined;
   }
 }

@@ -1,38 +1,66 @@
 import type { MongoServerError, ResumeToken } from 'mongodb';
 
+/** A checkpoint store call, as status reports name it. */
+export type StoreOperation = 'load' | 'acquire' | 'renew' | 'save' | 'release';
+
+/** Why a subscription ended. */
+export type CloseReason = 'unsubscribed' | 'completed' | 'clientClosed' | 'error';
+
 /**
  * What happened to an `RxChangeStream`, on its `status$`. Each occurrence is
  * reported exactly once, when it has happened (not when it is attempted).
  * A "subscription" is the shared one behind all plain subscribers, or one
  * `consume()`:
  *
- * - `opened`: the subscription has its server cursor (once per
- *   subscription); `token` is the position it starts from, if known.
+ * - `standby`: another consumer holds the checkpoint key's lease; this one
+ *   waits (once per wait).
+ * - `acquired`: the subscription holds the key's lease, with `fence`.
+ * - `opened`: the subscription has its server cursor and, with a
+ *   checkpoint, its starting position is stored (once per subscription);
+ *   `token` is that position, if known.
  * - `retrying`: an error the driver could not resume from ended the cursor;
  *   restart number `attempt` follows after `delayMS`.
  * - `resumed`: that restart succeeded (the new cursor is open) after
  *   `attempt` attempts, `error` being what made it necessary.
  * - `checkpointed`: `token` was saved to the checkpoint store under `key`.
+ * - `checkpointError`: a store call failed (or timed out) and is retried
+ *   after `delayMS`; a failure that is not retried ends the subscription.
+ * - `leaseLost`: another consumer took the key over (or the lease could not
+ *   be renewed in time); the subscription stops delivering and errors with
+ *   `error`.
  * - `historyLost`: the server no longer has the history after `token`
- *   (`ChangeStreamHistoryLost`, code 286); `policy` says what follows.
+ *   (`ChangeStreamHistoryLost` 286, `CappedPositionLost` 136); `policy`
+ *   says what follows.
  * - `invalidated`: an invalidate event arrived (collection dropped or
  *   renamed, database dropped); `restarting` says whether the stream goes on
  *   (the new cursor is not reported again).
- * - `closed`: the subscription ended and released its cursor, after its
- *   last checkpoint save; exactly once after each `opened`. `error` is set
- *   when it failed, `checkpointError` when that last save did. A
- *   subscription that fails before its cursor opens reports neither (its
- *   subscribers get the error).
+ * - `closed`: the subscription ended, released its cursor, saved its last
+ *   position and gave its lease up; exactly once after each `opened`.
+ *   `reason` says why (`clientClosed`: its client closed; subscribers then
+ *   complete). `error` is set when it failed, `checkpointError` when that
+ *   last save did. A subscription that fails before its cursor opens
+ *   reports neither (its subscribers get the error).
  *
  * So `opened` minus `closed` is the number of server cursors the stream
  * holds. The driver's own transparent resumes (one per resumable error) are
  * not restarts and are not reported.
  */
 export type ChangeStreamStatus =
+  | { readonly type: 'standby'; readonly key: string }
+  | { readonly type: 'acquired'; readonly key: string; readonly fence: number }
   | { readonly type: 'opened'; readonly token: ResumeToken | undefined }
   | { readonly type: 'retrying'; readonly attempt: number; readonly error: unknown; readonly delayMS: number }
   | { readonly type: 'resumed'; readonly attempt: number; readonly error: unknown; readonly token: ResumeToken | undefined }
   | { readonly type: 'checkpointed'; readonly key: string; readonly token: ResumeToken }
+  | {
+      readonly type: 'checkpointError';
+      readonly key: string;
+      readonly operation: StoreOperation;
+      readonly attempt: number;
+      readonly error: unknown;
+      readonly delayMS: number;
+    }
+  | { readonly type: 'leaseLost'; readonly key: string; readonly error: unknown }
   | {
       readonly type: 'historyLost';
       readonly error: MongoServerError;
@@ -42,7 +70,7 @@ export type ChangeStreamStatus =
   | { readonly type: 'invalidated'; readonly token: ResumeToken | undefined; readonly restarting: boolean }
   | {
       readonly type: 'closed';
-      readonly reason: 'unsubscribed' | 'completed' | 'error';
+      readonly reason: CloseReason;
       readonly error?: unknown;
       readonly checkpointError?: unknown;
     };
