@@ -3,6 +3,7 @@ import { asyncScheduler, type SchedulerLike } from 'rxjs';
 import type { CheckpointStore } from '../checkpoint/store';
 import { describe } from '../driver/names';
 import { DEFAULT_RETRY, type RetryOptions } from './backoff';
+import { resolveObserve, type HeadroomOptions, type ObserveOptions, type ResolvedObserve } from './observe/options';
 import type { HistoryLostPolicy } from './reader';
 import { boolean, duration, finite, integer, knownKeys, object, oneOf } from './validate';
 
@@ -85,6 +86,14 @@ export interface RxWatchOptions<TChange = ChangeStreamDocument> extends ChangeSt
   onInvalidate?: 'complete' | 'restart';
   /** Where emissions, backoff, checkpoint and lease timers are scheduled. Default `asyncScheduler`. */
   scheduler?: SchedulerLike;
+  /** How `lag$` and `metrics$` sample, the stream's name in metrics, and OpenTelemetry reporting. */
+  observe?: ObserveOptions;
+  /**
+   * How `headroom$` samples and when `status$` warns (`headroomLow`). Given,
+   * headroom is also watched while the stream runs, not only while
+   * `headroom$` has subscribers.
+   */
+  headroom?: HeadroomOptions;
 }
 
 /** Options of `consume()`. Unknown keys are a `TypeError`. */
@@ -93,7 +102,7 @@ export interface ConsumeOptions {
   highWaterMark?: number;
 }
 
-const RX_KEYS = ['checkpoint', 'linger', 'highWaterMark', 'bufferSize', 'retry', 'onHistoryLost', 'onInvalidate', 'scheduler'] as const;
+const RX_KEYS = ['checkpoint', 'linger', 'highWaterMark', 'bufferSize', 'retry', 'onHistoryLost', 'onInvalidate', 'scheduler', 'observe', 'headroom'] as const;
 /** The driver's change-stream options (ChangeStreamOptions and what it extends). */
 const DRIVER_KEYS = [
   'fullDocument', 'fullDocumentBeforeChange', 'maxAwaitTimeMS', 'resumeAfter', 'startAfter', 'startAtOperationTime',
@@ -140,6 +149,7 @@ export interface ResolvedOptions<TChange> {
   onHistoryLost: HistoryLostPolicy<TChange>;
   onInvalidate: 'complete' | 'restart';
   scheduler: SchedulerLike;
+  observe: ResolvedObserve;
 }
 
 /**
@@ -170,6 +180,7 @@ export function resolveWatchOptions<TChange>(pipeline: unknown, options: unknown
     onHistoryLost: resolveHistoryLost(all.onHistoryLost),
     onInvalidate: oneOf('onInvalidate', all.onInvalidate, ['complete', 'restart'] as const, 'complete'),
     scheduler: resolveScheduler(all.scheduler),
+    observe: resolveObserve(all.observe, all.headroom),
   };
 }
 
