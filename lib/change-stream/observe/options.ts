@@ -23,7 +23,8 @@ export interface HeadroomOptions {
   /**
    * Warn (`headroomLow` on `status$`) when the position is closer than this
    * to falling off the oplog, in ms. Default 3 600 000 (one hour, the
-   * threshold of Atlas' default oplog-window alert).
+   * threshold of Atlas' default oplog-window alert). `Infinity` warns
+   * whatever the headroom.
    */
   marginMS?: number;
   /** How often the oplog window and the stored checkpoint are read, in ms. Default 60 000. */
@@ -55,7 +56,7 @@ export function resolveObserve(observe: unknown, headroom: unknown): ResolvedObs
     name,
     openTelemetry: boolean('observe.openTelemetry', given.openTelemetry, true),
     headroom: {
-      marginMS: duration('headroom.marginMS', room?.marginMS, DEFAULTS.marginMS),
+      marginMS: duration('headroom.marginMS', room?.marginMS, DEFAULTS.marginMS, { infinity: true }),
       every: duration('headroom.every', room?.every, DEFAULTS.every, { min: 1 }),
       given: room !== undefined,
     },
