@@ -41,7 +41,12 @@ export interface ResolvedObserve {
 
 const DEFAULTS = Object.freeze({ sampleMS: 1000, marginMS: 3_600_000, every: 60_000 });
 
-/** Validates the `observe` and `headroom` options of `watch()`; throws `TypeError`/`RangeError` naming the option. */
+/**
+ * Validates the `observe` and `headroom` options of `watch()`; throws
+ * `TypeError`/`RangeError` naming the option.
+ *
+ * @internal
+ */
 export function resolveObserve(observe: unknown, headroom: unknown): ResolvedObserve {
   const given = object('observe', observe) ?? {};
   knownKeys('observe', given, ['sampleMS', 'name', 'openTelemetry']);
