@@ -114,8 +114,9 @@ export class RxChangeStream<
   readonly lag$: Observable<StreamLag>;
 
   /**
-   * The oplog window of the member the stream reads against the position a
-   * restart would resume from — the stored checkpoint (with `checkpoint`,
+   * The oplog window of the member the stream reads (the one its
+   * `readPreference` option selects, else the client's: the primary by
+   * default) against the position a restart would resume from — the stored checkpoint (with `checkpoint`,
    * whether a consumer runs or not), else the stream's own: every
    * `headroom.every` ms (default 60 000). When the headroom falls below
    * `headroom.marginMS` (default one hour), `status$` reports
