@@ -6,7 +6,7 @@
  * a stopped consumer and for a slow one.
  */
 import { MongoClient, type ChangeStreamDocument, type Document, type Timestamp } from 'mongodb';
-import { filter, firstValueFrom, lastValueFrom, take, toArray, type Observable } from 'rxjs';
+import { filter, firstValueFrom, lastValueFrom, merge, take, toArray, type Observable } from 'rxjs';
 import { MemoryCheckpointStore, RxChangeStream, RxMongoClient, type ChangeStreamStatus, type OplogHeadroom } from '../../lib';
 import { ReplicaSet } from '../server';
 import { describeWith, driverClient } from '../support/backend';
@@ -168,8 +168,7 @@ describeWith(['historyControl'], 'headroom as history falls off a small oplog (n
     const store = new MemoryCheckpointStore();
     const orders = client.db('shop').collection<Document>('orders');
     const checkpoint = { store, key: 'projector', every: { events: 1 } };
-    const consumer = orders.watch([], { checkpoint, headroom: { every, marginMS: MARGIN } });
-    const log = statusLog(consumer);
+    const consumer = orders.watch([], { checkpoint });
     const opened = nextStatus(consumer, 'opened');
     let handled = 0;
     const run = consumer.consume(() => void (handled += 1)).subscribe();
@@ -179,8 +178,10 @@ describeWith(['historyControl'], 'headroom as history falls off a small oplog (n
     run.unsubscribe();
     await nextStatus(consumer, 'closed');
 
-    // The consumer is stopped; the same stream's headroom$ watches its stored checkpoint.
-    const samples = await writeUntil(consumer.headroom$, (s) => s.lost);
+    // The consumer is stopped; a monitor on the same store and key watches its checkpoint.
+    const monitor = orders.watch([], { checkpoint, headroom: { every, marginMS: MARGIN } });
+    const log = statusLog({ status$: merge(consumer.status$, monitor.status$) });
+    const samples = await writeUntil(monitor.headroom$, (s) => s.lost);
     const lowAt = samples.findIndex((s) => s.low);
     expect(lowAt).toBeGreaterThan(0);
     expect(samples.slice(0, lowAt).every((s) => s.headroomMS! >= MARGIN)).toBe(true);
@@ -191,15 +192,13 @@ describeWith(['historyControl'], 'headroom as history falls off a small oplog (n
     expect(warnings.map((w) => w.headroom)).toEqual([samples[lowAt]]);
 
     // Now it is too late: the consumer's next start finds its history gone.
-    const restarted = consumer.consume(() => undefined);
-    const error = await lastValueFrom(restarted).catch((e: unknown) => e);
+    const error = await lastValueFrom(consumer.consume(() => undefined)).catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 286 });
     const types = log.map((s) => s.type);
     expect(types.indexOf('headroomLow')).toBeLessThan(types.indexOf('historyLost'));
   }, 30_000);
 
   it('warns about a slow consumer while it runs, before its cursor falls off the oplog', async () => {
-    await write(-1, 'orders');
     const store = new MemoryCheckpointStore();
     const orders = client.db('shop').collection<{ n: number }>('orders');
     const consumer = orders.watch([], { checkpoint: { store, key: 'slow', every: { events: 1 } }, headroom: { every, marginMS: MARGIN } });
@@ -207,22 +206,30 @@ describeWith(['historyControl'], 'headroom as history falls off a small oplog (n
     const opened = nextStatus(consumer, 'opened');
     let release!: () => void;
     const stuck = new Promise<void>((resolve) => (release = resolve));
-    // Stuck on its first change, holding two: its cursor reads no further.
-    const run = lastValueFrom(consumer.consume(() => stuck, { highWaterMark: 2 }), { defaultValue: undefined });
+    // Handles n = 0, then is stuck on the next change, holding two: its cursor reads no further.
+    const run = lastValueFrom(consumer.consume((change) => (change.operationType === 'insert' && change.fullDocument.n === 0 ? undefined : stuck), { highWaterMark: 2 }), {
+      defaultValue: undefined,
+    });
     await opened;
+    const saved = nextStatus(consumer, 'checkpointed');
+    await write(0, 'orders');
+    await saved;
+    const fromHere = log.length;
     const samples = await writeUntil(consumer.headroom$, (s) => s.lost, 'orders');
     const lowAt = samples.findIndex((s) => s.low);
     expect(lowAt).toBeGreaterThan(0);
+    expect(samples.slice(0, lowAt).every((s) => s.headroomMS! >= MARGIN)).toBe(true);
     expect(samples[lowAt].lost).toBe(false);
-    const warned = log.findIndex((s) => s.type === 'headroomLow');
-    expect(warned).toBeGreaterThanOrEqual(0);
+    // The running stream warned by itself (the `headroom` option), with that sample.
+    const warnings = log.slice(fromHere).filter((s): s is Extract<ChangeStreamStatus, { type: 'headroomLow' }> => s.type === 'headroomLow');
+    expect(warnings.map((w) => w.headroom)).toEqual([samples[lowAt]]);
     expect(log.some((s) => s.type === 'historyLost')).toBe(false);
-    // The two changes it read were written just after its checkpoint: a few more writes trim them too.
-    for (let n = 0; n < 4; n++) await write(n, 'orders');
+    // The changes it read were written just after its checkpoint: a few more writes trim them too.
+    for (let n = 100; n < 104; n++) await write(n, 'orders');
     // Unstuck, it reads on from a cursor whose history is gone: CappedPositionLost, through the policy.
     release();
     await expect(run).rejects.toMatchObject({ code: 136 });
     const types = log.map((s) => s.type);
-    expect(types.indexOf('headroomLow')).toBeLessThan(types.indexOf('historyLost'));
+    expect(types.lastIndexOf('headroomLow')).toBeLessThan(types.indexOf('historyLost'));
   }, 30_000);
 });
