@@ -11,7 +11,7 @@ import { MemoryCheckpointStore, RxChangeStream, RxMongoClient, type ChangeStream
 import { ReplicaSet } from '../server';
 import { describeWith, driverClient } from '../support/backend';
 import { eventually } from './client-monitor';
-import { fixture, insertNumbers, nextStatus, statusLog, type Fixture, type Numbered } from './watch-support';
+import { changeStreamAggregates, fixture, insertNumbers, nextStatus, statusLog, type Fixture, type Numbered } from './watch-support';
 
 const every = 20;
 
@@ -46,8 +46,11 @@ describe('headroom$ on the run’s backend', () => {
 
     // Another stream object on the same key, as a monitor would make: nothing of it runs.
     const monitor = f.numbers.watch([], { checkpoint, headroom: { every, marginMS: 0 } });
+    const streamsBefore = changeStreamAggregates(f.m).length;
     const { operationTime } = await f.numbers.driver.db.command({ insert: f.numbers.collectionName, documents: [{ n: 4 }] });
     const sample = await sampleAfter(monitor.headroom$, operationTime as Timestamp);
+    expect(changeStreamAggregates(f.m)).toHaveLength(streamsBefore);
+    expect(f.m.commands('find').some((c) => c.find === 'oplog.rs')).toBe(true);
     const event = last[2];
     const raw = driverClient();
     const entry = await raw.db('local').collection('oplog.rs').findOne({ ts: event.clusterTime }).finally(() => raw.close());
