@@ -6,6 +6,11 @@
  * Ctrl-C (or SIGTERM) stops everything.
  *
  *   npm run demo -- --port 8030 --host 127.0.0.1
+ *
+ * The lag and headroom tile: headroom counts as low below
+ * `--headroom-margin` seconds (default 60). On the wire test server the
+ * oplog keeps `--history-size` entries (default 6000, a few minutes of the
+ * load), so its window moves while you watch; a real mongod keeps its own.
  */
 import { parseArgs } from 'node:util';
 import { lastValueFrom } from 'rxjs';
@@ -28,12 +33,16 @@ async function main(): Promise<void> {
       port: { type: 'string', default: process.env.PORT ?? '8030' },
       host: { type: 'string', default: '127.0.0.1' },
       period: { type: 'string', default: '50' },
+      'headroom-margin': { type: 'string', default: '60' },
+      'history-size': { type: 'string', default: '6000' },
     },
   });
   const port = integer(values.port, '--port', 0, 65535);
   const periodMs = integer(values.period, '--period', 1, 60_000);
+  const headroomMarginMS = integer(values['headroom-margin'], '--headroom-margin', 0, 2_000_000) * 1000;
+  const historySize = integer(values['history-size'], '--history-size', 10, 10_000_000);
 
-  const backend = await startBackend({ members: 3 });
+  const backend = await startBackend({ members: 3, historySize });
   console.log(`server: ${backend.kind} (${backend.reason})`);
   console.log(`mongodb: ${redactConnectionString(backend.uri)}`);
   // Heartbeats every second make round-trip times and failovers show up quickly.
@@ -89,6 +98,7 @@ async function main(): Promise<void> {
       port,
       host: values.host,
       backend: { label: BACKEND_LABELS[backend.kind] ?? backend.kind, reason: backend.reason },
+      observe: { headroomMarginMS },
     });
   } catch (error) {
     const hint = (error as NodeJS.ErrnoException).code === 'EADDRINUSE' ? ` (port ${port} is taken; pass --port)` : '';

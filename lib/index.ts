@@ -26,6 +26,14 @@ export {
   type HistoryLostPolicy,
   type RetryOptions,
   type RxWatchOptions,
+  type ObserveOptions,
+  type HeadroomOptions,
+  type StreamLag,
+  type OplogHeadroom,
+  type HeadroomPosition,
+  type OplogWindow,
+  type OplogEntryTime,
+  type StreamMetrics,
 } from './change-stream';
 // Consumer groups.
 export type { GroupOptions, GroupStatus, GroupOperation, RevokeReason } from './change-stream';

@@ -23,7 +23,18 @@ import {
 } from 'rxjs';
 import type { ChangeStreamStatus, RxChangeStream, RxMongoClient } from '../../lib';
 import { matches, type FeedFilter } from './filter';
-import { feedItem, topologyView, type Failover, type FeedItem, type RatePoint, type TopologyView } from './views';
+import {
+  feedItem,
+  headroomView,
+  lagView,
+  topologyView,
+  type Failover,
+  type FeedItem,
+  type HeadroomView,
+  type LagView,
+  type RatePoint,
+  type TopologyView,
+} from './views';
 
 /** How far the feed and the chart reach back. */
 const RECENT_EVENTS = 100;
@@ -47,6 +58,16 @@ export interface HubStats {
   /** Sequence numbers seen twice or out of order. */
   repeats: number;
   failovers: Failover[];
+}
+
+/** How often the lag and headroom tiles are sampled, and when headroom counts as low. */
+export interface HubObserveOptions {
+  /** ms between lag samples (default 1000). */
+  sampleMS?: number;
+  /** ms between reads of the oplog window (default 5000). */
+  headroomEvery?: number;
+  /** Headroom below this is shown as low and warned about on `status$` (ms, default one hour). */
+  headroomMarginMS?: number;
 }
 
 interface Continuity {
@@ -75,6 +96,10 @@ export class DashboardHub {
   readonly recent$: Observable<FeedItem[]>;
   /** {@link HubStats}, whenever a counter moves. */
   readonly stats$: Observable<HubStats>;
+  /** The stream's lag (rxmongo's `lag$`, shared by every tab), once per sample. */
+  readonly lag$: Observable<LagView>;
+  /** The oplog headroom of the stream's position (rxmongo's `headroom$`), once per sample. */
+  readonly headroom$: Observable<HeadroomView>;
 
   private readonly feedSubscriptions = new BehaviorSubject(0);
   private readonly feed$: Observable<FeedItem>;
@@ -84,9 +109,15 @@ export class DashboardHub {
     client: RxMongoClient,
     /** The database whose changes the dashboard shows. */
     readonly database: string,
+    observe: HubObserveOptions = {},
   ) {
-    this.changes = client.db(database).watch();
+    this.changes = client.db(database).watch([], {
+      observe: { name: 'dashboard', sampleMS: observe.sampleMS ?? 1000 },
+      headroom: { every: observe.headroomEvery ?? 5000, marginMS: observe.headroomMarginMS ?? 3_600_000 },
+    });
     this.feed$ = this.changes.pipe(map(feedItem));
+    this.lag$ = this.changes.lag$.pipe(map(lagView));
+    this.headroom$ = this.changes.headroom$.pipe(map(headroomView));
 
     this.topology$ = client.topologyDescription$.pipe(map(topologyView), distinctUntilChanged<TopologyView>(sameJson));
 

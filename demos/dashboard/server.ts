@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { auditTime, catchError, firstValueFrom, interval, map, merge, of, take, type Subscription } from 'rxjs';
 import type { RxMongoClient } from '../../lib';
 import { FilterError, matches, parseFilter, type FeedFilter } from './filter';
-import { DashboardHub } from './hub';
+import { DashboardHub, type HubObserveOptions } from './hub';
 import { SSE_KEEPALIVE, sseFrame, streamEvents } from './sse';
 import { topologyView } from './views';
 
@@ -40,6 +40,8 @@ export interface DashboardOptions {
   keepaliveMs?: number;
   /** How far a tab may fall behind before it is dropped and reconnects (bytes, default 1 MiB). */
   maxBufferedBytes?: number;
+  /** Sampling of the lag and headroom tiles. */
+  observe?: HubObserveOptions;
 }
 
 export interface Dashboard {
@@ -68,7 +70,7 @@ const ROUTES: Record<string, string> = {
 /** Starts the hub and the HTTP server; resolves once it listens. */
 export async function startDashboard(options: DashboardOptions): Promise<Dashboard> {
   const { client } = options;
-  const hub = new DashboardHub(client, options.database);
+  const hub = new DashboardHub(client, options.database, options.observe);
   const pages = new Map(
     Object.entries(PAGES).map(([path, page]) => [path, { type: page.type, body: readFileSync(join(__dirname, 'public', page.file)) }]),
   );
@@ -86,6 +88,8 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
       hub.feed(wanted).pipe(map((item) => sseFrame('change', item))),
       hub.rates$.pipe(map((points) => sseFrame('rates', points))),
       hub.stats$.pipe(auditTime(250), map((stats) => sseFrame('stats', stats))),
+      hub.lag$.pipe(map((lag) => sseFrame('lag', lag))),
+      hub.headroom$.pipe(map((headroom) => sseFrame('headroom', headroom))),
     ).pipe(
       // A change stream that failed for good (rxmongo retries the transient
       // errors) is reported once; the topology keeps streaming.

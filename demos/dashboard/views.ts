@@ -4,7 +4,7 @@
  * them.
  */
 import { BSON, type ChangeStreamDocument } from 'mongodb';
-import type { TopologySnapshot } from '../../lib';
+import type { OplogHeadroom, StreamLag, TopologySnapshot } from '../../lib';
 
 /** One member row of the topology panel. */
 interface MemberView {
@@ -58,7 +58,50 @@ export interface Failover {
   noPrimaryMs: number;
 }
 
+/** The lag tile: rxmongo's `lag$`, as drawn. */
+export interface LagView {
+  /** Age of the newest position the stream read, ms; `null` before it read anything. */
+  lagMs: number | null;
+  /** Measured from a post-batch token (the stream is quiet) rather than a change. */
+  quiet: boolean;
+  /** Changes read and not yet handed to every tab. */
+  unacknowledged: number;
+}
+
+/** The headroom tile: rxmongo's `headroom$`, as drawn. */
+export interface HeadroomView {
+  /** `ok`, `low` (below the margin), `lost`, or `unknown` (see `note`). */
+  state: 'ok' | 'low' | 'lost' | 'unknown';
+  /** Time between the oldest oplog entry and the stream's position, ms. */
+  headroomMs: number | null;
+  /** How much time the oplog spans, ms. */
+  windowMs: number | null;
+  /** How old the stream's position is, ms. */
+  positionAgeMs: number | null;
+  marginMs: number;
+  /** Why something is unknown, if it is. */
+  note: string | null;
+}
+
 const SUMMARY_CHARS = 160;
+
+/** The lag tile's view of one `lag$` sample. */
+export function lagView(lag: StreamLag): LagView {
+  return { lagMs: lag.lagMS ?? null, quiet: lag.quiet, unacknowledged: lag.unacknowledged };
+}
+
+/** The headroom tile's view of one `headroom$` sample. */
+export function headroomView(sample: OplogHeadroom): HeadroomView {
+  const state = sample.lost ? 'lost' : sample.headroomMS === undefined ? 'unknown' : sample.low ? 'low' : 'ok';
+  return {
+    state,
+    headroomMs: sample.headroomMS ?? null,
+    windowMs: sample.window?.spanMS ?? null,
+    positionAgeMs: sample.position?.ageMS ?? null,
+    marginMs: sample.marginMS,
+    note: sample.unavailable ?? (sample.position === undefined ? 'the stream has no position yet' : null),
+  };
+}
 
 /** The topology panel's view of one `topologyDescription$` snapshot. */
 export function topologyView(snapshot: TopologySnapshot): TopologyView {

@@ -1,4 +1,5 @@
-import type { Document, ResumeToken } from 'mongodb';
+import type { Document, MongoClient, ResumeToken } from 'mongodb';
+import type { RunObserver } from './observe/runs';
 import type { OpenChangeStream } from './reader';
 import type { ResolvedOptions } from './options';
 import type { ChangeStreamStatus } from './status';
@@ -17,6 +18,8 @@ export interface StreamOwner {
   readonly closed: boolean;
   /** Registers teardown run (and awaited) before the owner closes; returns an unregister function. */
   onClose(hook: () => void | Promise<void>): () => void;
+  /** The driver client, for reading the oplog window (`headroom$`); absent, headroom is unavailable. */
+  readonly driver?: MongoClient;
 }
 
 /** Options of one `RxChangeStream`, validated and with defaults applied, and its wiring. @internal */
@@ -26,4 +29,6 @@ export interface StreamConfig<TChange extends Document> extends ResolvedOptions<
   report(status: ChangeStreamStatus): void;
   /** The newest position any subscription of the stream has acknowledged. */
   moved(token: ResumeToken): void;
+  /** Watches the stream's runs for `lag$`, `headroom$` and `metrics$`. */
+  observer?: RunObserver;
 }

@@ -11,6 +11,7 @@ import type { StreamConfig, StreamOwner } from './config';
 import { ConsumeRun, type ChangeHandler } from './consume';
 import { resolveConsumeOptions, resolveWatchOptions, type ConsumeOptions, type RxWatchOptions } from './options';
 import type { OpenChangeStream } from './reader';
+import { StreamObserver, type OplogHeadroom, type StreamLag, type StreamMetrics } from './observe';
 import { Hub } from './shared';
 // Consumer groups (./group): consume() of a stream with `group` runs a group member.
 import { consumeGroup, groupNeedsConsume, groupSetup, type GroupSetup } from './group';
@@ -23,6 +24,16 @@ export type { HistoryLostInfo, HistoryLostPolicy, OpenChangeStream } from './rea
 export type { ChangeStreamStatus, CloseReason, StoreOperation } from './status';
 export type { StreamOwner } from './config';
 export type { GroupOptions, GroupStatus, RevokeReason, GroupOperation } from './group';
+export type {
+  HeadroomOptions,
+  HeadroomPosition,
+  ObserveOptions,
+  OplogEntryTime,
+  OplogHeadroom,
+  OplogWindow,
+  StreamLag,
+  StreamMetrics,
+} from './observe';
 
 /**
  * A change stream as a hot, multicast `Observable` of change events — what
@@ -87,6 +98,55 @@ export class RxChangeStream<
    */
   readonly status$: Observable<ChangeStreamStatus>;
 
+  /**
+   * How far behind the stream is: every `observe.sampleMS` (default 1000)
+   * the age of the newest position its subscriptions read — the last change
+   * delivered, or the post-batch token when the stream is quiet — and the
+   * changes read but not yet acknowledged. Sampled, never per event.
+   *
+   * Hot and shared: subscribing starts the sampling, not the stream (with
+   * no subscription running, `lagMS` is `undefined` and the counts are 0);
+   * a late subscriber gets the latest sample at once. Never completes while
+   * the stream can run again; completes when its client closes.
+   *
+   * @example
+   * ```ts
+   * orders$.lag$.subscribe(({ lagMS, unacknowledged }) => gauge.set(lagMS ?? 0, unacknowledged));
+   * ```
+   */
+  readonly lag$: Observable<StreamLag>;
+
+  /**
+   * The oplog window of the member the stream reads (the one its
+   * `readPreference` option selects, else the client's: the primary by
+   * default) against the position a restart would resume from — the stored checkpoint (with `checkpoint`,
+   * whether a consumer runs or not), else the stream's own: every
+   * `headroom.every` ms (default 60 000). When the headroom falls below
+   * `headroom.marginMS` (default one hour), `status$` reports
+   * `headroomLow` once, before the position falls off the oplog and the
+   * next resume turns into history lost.
+   *
+   * Reads the first and last entries of `local.oplog.rs` (and the entry at
+   * the position, for its wall time); where the oplog cannot be read (no
+   * access to `local`, as on Atlas' shared tiers) it falls back to
+   * `replSetGetStatus` and reports what is unknown in `unavailable` —
+   * headroom never errors. Hot and shared like {@link lag$}; completes
+   * when the client closes.
+   */
+  readonly headroom$: Observable<OplogHeadroom>;
+
+  /**
+   * The stream's figures every `observe.sampleMS`: events read and events
+   * per second, lag, unacknowledged changes (queue depth), headroom (while
+   * watched), checkpoint age, restarts. Hot and shared like {@link lag$}.
+   *
+   * While the stream runs, the same figures go to OpenTelemetry when
+   * `@opentelemetry/api` is installed (meter `rxmongodb`, attribute
+   * `rxmongodb.stream`; see the README); `observe.openTelemetry: false`
+   * turns that off.
+   */
+  readonly metrics$: Observable<StreamMetrics>;
+
   private readonly config: StreamConfig<TChange>;
   private readonly hub: Hub<TChange>;
   private latest: ResumeToken | undefined;
@@ -117,14 +177,32 @@ export class RxChangeStream<
     super((subscriber) => (resolved.group !== undefined ? subscriber.error(groupNeedsConsume()) : hub?.attach(subscriber)));
     const status = new Subject<ChangeStreamStatus>();
     this.status$ = status.asObservable();
+    const report = (event: ChangeStreamStatus): void => {
+      observer.status(event);
+      status.next(event);
+    };
+    const observer = new StreamObserver({
+      observe: resolved.observe,
+      checkpoint: resolved.checkpoint,
+      readPreference: resolved.driverOptions.readPreference,
+      scheduler: resolved.scheduler,
+      owner,
+      position: () => this.latest,
+      report,
+    });
+    this.lag$ = observer.lag$;
+    this.headroom$ = observer.headroom$;
+    this.metrics$ = observer.metrics$;
+    observer.watchWhileRunning();
     this.config = {
       ...resolved,
       open,
       owner,
-      report: (event) => status.next(event),
+      report,
       moved: (token) => {
         this.latest = token;
       },
+      observer: observer.runs,
     };
     hub = new Hub(this.config);
     this.hub = hub;

@@ -3,6 +3,7 @@ import { asyncScheduler, type SchedulerLike } from 'rxjs';
 import type { CheckpointStore } from '../checkpoint/store';
 import { describe } from '../driver/names';
 import { DEFAULT_RETRY, type RetryOptions } from './backoff';
+import { resolveObserve, type HeadroomOptions, type ObserveOptions, type ResolvedObserve } from './observe/options';
 import type { HistoryLostPolicy } from './reader';
 // Consumer groups (./group): the `group` option.
 import { resolveGroup, type GroupOptions, type ResolvedGroup } from './group/options';
@@ -94,6 +95,14 @@ export interface RxWatchOptions<TChange = ChangeStreamDocument> extends ChangeSt
    * store that lists leases.
    */
   group?: GroupOptions;
+  /** How `lag$` and `metrics$` sample, the stream's name in metrics, and OpenTelemetry reporting. */
+  observe?: ObserveOptions;
+  /**
+   * How `headroom$` samples and when `status$` warns (`headroomLow`). Given,
+   * headroom is also watched while the stream runs, not only while
+   * `headroom$` has subscribers.
+   */
+  headroom?: HeadroomOptions;
 }
 
 /** Options of `consume()`. Unknown keys are a `TypeError`. */
@@ -102,7 +111,7 @@ export interface ConsumeOptions {
   highWaterMark?: number;
 }
 
-const RX_KEYS = ['checkpoint', 'linger', 'highWaterMark', 'bufferSize', 'retry', 'onHistoryLost', 'onInvalidate', 'scheduler', 'group'] as const;
+const RX_KEYS = ['checkpoint', 'linger', 'highWaterMark', 'bufferSize', 'retry', 'onHistoryLost', 'onInvalidate', 'scheduler', 'group', 'observe', 'headroom'] as const;
 /** The driver's change-stream options (ChangeStreamOptions and what it extends). */
 const DRIVER_KEYS = [
   'fullDocument', 'fullDocumentBeforeChange', 'maxAwaitTimeMS', 'resumeAfter', 'startAfter', 'startAtOperationTime',
@@ -150,6 +159,7 @@ export interface ResolvedOptions<TChange> {
   onInvalidate: 'complete' | 'restart';
   scheduler: SchedulerLike;
   group: ResolvedGroup | undefined;
+  observe: ResolvedObserve;
 }
 
 /**
@@ -181,6 +191,7 @@ export function resolveWatchOptions<TChange>(pipeline: unknown, options: unknown
     onInvalidate: oneOf('onInvalidate', all.onInvalidate, ['complete', 'restart'] as const, 'complete'),
     scheduler: resolveScheduler(all.scheduler),
     group: resolveGroup(all.group, all.checkpoint),
+    observe: resolveObserve(all.observe, all.headroom),
   };
 }
 

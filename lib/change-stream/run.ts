@@ -54,7 +54,10 @@ export class StreamRun<TChange extends Document> implements ReaderSink<TChange> 
   private readonly receiver: Receiver<TChange>;
   private closing: Promise<void> | undefined;
   private unhook: (() => void) | undefined;
+  private detach: (() => void) | undefined;
   private opened = false;
+  /** The last change handed on, for lag$ (read when sampled, never per event). */
+  lastChange: TChange | undefined;
 
   constructor(
     readonly config: StreamConfig<TChange>,
@@ -88,6 +91,7 @@ export class StreamRun<TChange extends Document> implements ReaderSink<TChange> 
       return;
     }
     this.unhook = owner?.onClose(() => this.close('clientClosed'));
+    this.detach = this.config.observer?.attach(this);
     this.reader.start();
   }
 
@@ -97,6 +101,7 @@ export class StreamRun<TChange extends Document> implements ReaderSink<TChange> 
   }
 
   event(change: TChange, seq: number): void {
+    this.lastChange = change;
     this.receiver.event(change, seq);
   }
 
@@ -129,6 +134,7 @@ export class StreamRun<TChange extends Document> implements ReaderSink<TChange> 
           ...(checkpointError !== undefined ? { checkpointError } : {}),
         });
       }
+      this.detach?.();
       this.receiver.ended(reason, error);
     })();
     return this.closing;

@@ -1,6 +1,7 @@
 import type { MongoServerError, ResumeToken } from 'mongodb';
 // Consumer groups (./group) report on the same status$.
 import type { GroupStatus } from './group/status';
+import type { OplogHeadroom } from './observe/headroom';
 
 /** A checkpoint store call, as status reports name it. */
 export type StoreOperation = 'load' | 'acquire' | 'renew' | 'save' | 'release';
@@ -36,6 +37,11 @@ export type CloseReason = 'unsubscribed' | 'completed' | 'clientClosed' | 'error
  * - `invalidated`: an invalidate event arrived (collection dropped or
  *   renamed, database dropped); `restarting` says whether the stream goes on
  *   (the new cursor is not reported again).
+ * - `headroomLow`: the position a restart would resume from (the stored
+ *   checkpoint, or the stream's own) is less than `marginMS` from falling
+ *   off the oplog (`headroom$`), or already has; once each time it drops
+ *   below the margin. Reported while headroom is watched: while `headroom$`
+ *   has subscribers, and with the `headroom` option while the stream runs.
  * - `closed`: the subscription ended, released its cursor, saved its last
  *   position and gave its lease up; exactly once after each `opened`.
  *   `reason` says why (`clientClosed`: its client closed; subscribers then
@@ -70,6 +76,7 @@ export type ChangeStreamStatus =
       readonly policy: 'error' | 'restartFromNow' | 'function';
     }
   | { readonly type: 'invalidated'; readonly token: ResumeToken | undefined; readonly restarting: boolean }
+  | { readonly type: 'headroomLow'; readonly headroomMS: number; readonly marginMS: number; readonly headroom: OplogHeadroom }
   | {
       readonly type: 'closed';
       readonly reason: CloseReason;

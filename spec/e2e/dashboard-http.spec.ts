@@ -7,7 +7,7 @@ import type { CommandStartedEvent } from 'mongodb';
 import { firstValueFrom, lastValueFrom } from 'rxjs';
 import { startDashboard, type Dashboard } from '../../demos/dashboard/server';
 import type { HubStats } from '../../demos/dashboard/hub';
-import type { FeedItem, TopologyView } from '../../demos/dashboard/views';
+import type { FeedItem, HeadroomView, LagView, TopologyView } from '../../demos/dashboard/views';
 import { RxMongoClient } from '../../lib';
 import { backend, driverClient, uniqueDbName } from '../support/backend';
 import { EventStream, httpRequest, settle } from './http-client';
@@ -51,7 +51,13 @@ describe('dashboard HTTP server', () => {
       if (event.commandName === 'aggregate' && event.command.pipeline?.[0]?.$changeStream) streamsOpened.push(event);
       if (event.commandName === 'killCursors') cursorsKilled.push(event);
     });
-    dashboard = await startDashboard({ client, database, port: 0, keepaliveMs: 200 });
+    dashboard = await startDashboard({
+      client,
+      database,
+      port: 0,
+      keepaliveMs: 200,
+      observe: { sampleMS: 100, headroomEvery: 100, headroomMarginMS: 0 },
+    });
     // The hub's own pipelines hold the change stream from the start.
     await settle(stats, (s) => s.openCursors === 1, 20_000);
   });
@@ -229,6 +235,34 @@ describe('dashboard HTTP server', () => {
     // The tab's stream ran past the delete too, so the one insert it wants is all it got.
     expect(await ordersInserts.next<FeedItem>('change')).toMatchObject({ op: 'insert', ns: `${database}.orders`, seq: 1 });
     expect(seen(ordersInserts)).toEqual([`insert ${database}.orders`]);
+    expect((await stats()).openCursors).toBe(1);
+  });
+
+  it('streams the shared change stream’s lag and oplog headroom to each tab', async () => {
+    const tab = await stream('/api/events');
+    const raw = driverClient();
+    try {
+      await raw.db(database).collection('orders').insertOne({ _id: 'lag1' as never });
+    } finally {
+      await raw.close();
+    }
+    await tab.next<FeedItem>('change', (c) => c.key === '"lag1"');
+    const lag = await tab.next<LagView>('lag', (l) => l.lagMs !== null && l.unacknowledged === 0);
+    expect(lag.lagMs).toBeGreaterThanOrEqual(0);
+    const headroom = await tab.next<HeadroomView>('headroom', (h) => h.positionAgeMs !== null);
+    expect(headroom.marginMs).toBe(0);
+    if (backend().kind !== 'uri') {
+      // The test servers let the dashboard read their oplog: the stream's position is in the window.
+      expect(headroom).toMatchObject({ state: 'ok', note: null });
+      expect(headroom.headroomMs).toBeGreaterThanOrEqual(0);
+      expect(headroom.windowMs).toBeGreaterThanOrEqual(headroom.headroomMs!);
+    } else if (headroom.state === 'unknown') {
+      expect(headroom.note).toEqual(expect.any(String));
+    }
+    // Another tab gets the samples too, from the same sampler and cursor.
+    const other = await stream('/api/events');
+    const next = await other.next<LagView>('lag');
+    expect(next).toEqual(expect.objectContaining({ unacknowledged: expect.any(Number) }));
     expect((await stats()).openCursors).toBe(1);
   });
 

@@ -100,6 +100,30 @@ describeBrowser(title, () => {
     expect(await number('cursors')).toBe(1);
   });
 
+  it('shows the stream’s lag and oplog headroom live', async () => {
+    // A lag figure that moves: the tile is redrawn from lag$ samples, not drawn once.
+    const lagOf = () => page.locator('[data-testid=lag]').getAttribute('data-ms');
+    await page.waitForFunction(() => (document.querySelector('[data-testid=lag]')?.getAttribute('data-ms') ?? '') !== '', undefined, {
+      timeout: 15_000,
+    });
+    const first = await lagOf();
+    await page.waitForFunction((old) => document.querySelector('[data-testid=lag]')?.getAttribute('data-ms') !== old, first, { timeout: 15_000 });
+    expect(Number(await lagOf())).toBeGreaterThanOrEqual(0);
+    expect(Number(await text('unacknowledged'))).toBeGreaterThanOrEqual(0);
+    // The headroom tile reads the oplog window of the member read, every 5 s (a deployment at MONGODB_URI may not let it).
+    if (backend().kind === 'uri') return;
+    await page.waitForFunction(() => document.querySelector('[data-testid=headroom-state]')?.getAttribute('data-state') !== 'unknown', undefined, {
+      timeout: 20_000,
+    });
+    const state = await page.locator('[data-testid=headroom-state]').getAttribute('data-state');
+    expect(['ok', 'low']).toContain(state);
+    const headroom = Number(await page.locator('[data-testid=headroom]').getAttribute('data-ms'));
+    const window = Number(await page.locator('[data-testid=oplog-window]').getAttribute('data-ms'));
+    expect(headroom).toBeGreaterThanOrEqual(0);
+    expect(window).toBeGreaterThanOrEqual(headroom);
+    expect(await text('headroom-note')).toContain('margin 60.0 s');
+  }, 60_000);
+
   it('serves a second tab from the same server cursor', async () => {
     const second = await browser.newPage();
     try {

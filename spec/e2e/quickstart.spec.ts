@@ -13,6 +13,9 @@ import { readmeBlock } from '../support/readme';
 const EXAMPLES = {
   quickstart: '## Quickstart',
   'cold-observables': '## Cold Observables: every subscribe runs again',
+  lag: '### How far behind: `lag$`',
+  headroom: '### Will my checkpoint still be in the oplog tomorrow? `headroom$`',
+  metrics: '### Metrics and OpenTelemetry',
 };
 
 describe('the README examples, against the packed package', () => {
@@ -67,6 +70,30 @@ describe('the README examples, against the packed package', () => {
     const { code, output } = await runExample('cold-observables');
     expect(output).toContain('the second subscribe sent the same _id again: duplicate key');
     expect(output).toContain('two documents: true');
+    expect(output).not.toMatch(/\[killed after \d+ ms\]/);
+    expect(code).toBe(0);
+  }, 40_000);
+
+  it('runs the lag$ example: a stuck handler holds three changes, then the stream catches up', async () => {
+    const { code, output } = await runExample('lag');
+    expect(output).toMatch(/behind: 3 unacknowledged, the newest read \d+ ms ago/);
+    expect(output).toContain('caught up: 0 unacknowledged');
+    expect(output).not.toMatch(/\[killed after \d+ ms\]/);
+    expect(code).toBe(0);
+  }, 40_000);
+
+  it('runs the headroom$ example: it places the stopped consumer’s checkpoint in the oplog window', async () => {
+    const { code, output } = await runExample('headroom');
+    // A deployment at MONGODB_URI may not let a client read its oplog; the example then says so.
+    expect(output).toMatch(backend().kind === 'uri' ? /headroom(: \d+ ms of a \d+ ms oplog window| unknown: \S)/ : /headroom: \d+ ms of a \d+ ms oplog window; checkpoint \d+ ms old/);
+    expect(output).not.toMatch(/\[killed after \d+ ms\]/);
+    expect(code).toBe(0);
+  }, 40_000);
+
+  it('runs the metrics example: the same figures in metrics$ and in OpenTelemetry', async () => {
+    const { code, output } = await runExample('metrics');
+    expect(output).toContain('metrics$: 2 events, 0 restarts');
+    expect(output).toContain('OpenTelemetry: rxmongodb.change_stream.events = 2');
     expect(output).not.toMatch(/\[killed after \d+ ms\]/);
     expect(code).toBe(0);
   }, 40_000);

@@ -26,6 +26,8 @@ export interface LadderOptions {
   members?: number;
   /** `RXMONGO_TEST_BACKEND` value; defaults to the environment's. */
   force?: string;
+  /** Oplog entries the wire rung keeps (its default otherwise); other rungs keep theirs. */
+  historySize?: number;
 }
 
 export async function startBackend(options: LadderOptions = {}): Promise<StartedBackend> {
@@ -54,7 +56,7 @@ export async function startBackend(options: LadderOptions = {}): Promise<Started
       downloadFailure = `mongodb-memory-server unavailable: ${firstLine(err)}`;
     }
   }
-  return startWire(members, force === 'wire' ? 'forced by RXMONGO_TEST_BACKEND=wire' : downloadFailure);
+  return startWire(members, force === 'wire' ? 'forced by RXMONGO_TEST_BACKEND=wire' : downloadFailure, options.historySize);
 }
 
 async function startMemoryServer(members: number, forced: boolean): Promise<StartedBackend> {
@@ -162,8 +164,8 @@ function describeBinaryFailure(err: unknown): string {
   return firstLine(err);
 }
 
-async function startWire(members: number, reason: string): Promise<StartedBackend> {
-  const rs = await ReplicaSet.start({ members });
+async function startWire(members: number, reason: string, historySize?: number): Promise<StartedBackend> {
+  const rs = await ReplicaSet.start({ members, historySize });
   return {
     kind: 'wire',
     uri: rs.uri,

@@ -51,6 +51,8 @@ function connect() {
   on('change', (item) => addItem(item, true));
   on('rates', renderRates);
   on('stats', renderStats);
+  on('lag', renderLag);
+  on('headroom', renderHeadroom);
   on('failure', (failure) => {
     if (failure.final) setConnection('down', failure.message);
     $('feed-status').textContent = failure.message;
@@ -139,8 +141,37 @@ function renderStats(stats) {
   state.failovers = stats.failovers;
 }
 
+// Lag and headroom ----------------------------------------------------------
+
+function setMs(id, ms) {
+  const node = $(id);
+  node.dataset.ms = ms === null ? '' : String(Math.round(ms));
+  node.textContent = ms === null ? '—' : duration(ms);
+}
+
+function renderLag(lag) {
+  setMs('lag', lag.lagMs);
+  if (lag.quiet) $('lag').append(el('small', { textContent: 'quiet' }));
+  $('unacknowledged').textContent = lag.unacknowledged;
+  $('lag-box').className = lag.lagMs !== null && lag.lagMs > 10000 ? 'warn' : '';
+}
+
+function renderHeadroom(headroom) {
+  setMs('headroom', headroom.headroomMs);
+  setMs('oplog-window', headroom.windowMs);
+  $('position-age').textContent = headroom.positionAgeMs === null ? '—' : duration(headroom.positionAgeMs);
+  const box = $('headroom-box');
+  box.dataset.state = headroom.state;
+  box.className = { ok: 'good', low: 'warn', lost: 'bad', unknown: '' }[headroom.state];
+  const margin = `margin ${duration(headroom.marginMs)}`;
+  $('headroom-note').textContent = headroom.note ? `${margin} · ${headroom.note}` : margin;
+}
+
 function duration(ms) {
-  return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms < 120000) return `${(ms / 1000).toFixed(1)} s`;
+  if (ms < 7200000) return `${(ms / 60000).toFixed(1)} min`;
+  return `${(ms / 3600000).toFixed(1)} h`;
 }
 
 // Rates chart -------------------------------------------------------------

@@ -80,6 +80,11 @@ export class Position {
     return this.tokens.lastSeq;
   }
 
+  /** Events read and not yet acknowledged (the queue depth lag$ reports). */
+  get unacknowledged(): number {
+    return this.tokens.outstanding;
+  }
+
   /**
    * Before the first open: takes the lease (as a standby while another
    * consumer holds it) and loads the stored position; with none, stores an

@@ -31,6 +31,11 @@ export class AcknowledgedTokens {
     return this.nextSeq - 1;
   }
 
+  /** Events read and not yet acknowledged. */
+  get outstanding(): number {
+    return this.pending.length - this.head;
+  }
+
   /** Records an event read with the position after it; returns its sequence number. */
   read(token: ResumeToken | undefined): number {
     const seq = this.nextSeq++;
