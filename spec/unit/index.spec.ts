@@ -39,6 +39,8 @@ describe('lib/index.ts', () => {
         'Awaitable',
         'CheckpointCorruptError',
         'CheckpointInUseError',
+        'CheckpointLeaseLostError',
+        'CheckpointTimeoutError',
         'ClientClosedError',
         'CollectionCheckpointStore',
         'ConfigurationError',

@@ -17,7 +17,7 @@ describe('watch() option group', () => {
 
   it.each([
     [{}, TypeError, 'group.partitions must be given as an integer from 1 to 1024, got undefined'],
-    [{ partitions: '8' }, TypeError, 'group.partitions must be given as an integer from 1 to 1024, got string'],
+    [{ partitions: '8' }, TypeError, 'group.partitions must be given as an integer from 1 to 1024, got "8"'],
     [{ partitions: NaN }, TypeError, 'got NaN'],
     [{ partitions: 0 }, RangeError, 'group.partitions must be an integer from 1 to 1024, got 0'],
     [{ partitions: 1025 }, RangeError, 'got 1025'],
@@ -27,7 +27,7 @@ describe('watch() option group', () => {
     [{ partitions: 4, leaseMS: Infinity }, RangeError, 'got Infinity'],
     [{ partitions: 4, lease: 10 }, TypeError, 'watch() option group has unknown key "lease" (known: partitions, leaseMS)'],
     [null, TypeError, 'watch() option group must be an object, got null'],
-    [8, TypeError, 'watch() option group must be an object, got number'],
+    [8, TypeError, 'watch() option group must be an object, got 8'],
   ])('rejects %p', (group, type, message) => {
     expect(() => grouped(group)).toThrow(type);
     expect(() => grouped(group)).toThrow(message);
@@ -41,7 +41,7 @@ describe('watch() option group', () => {
     const { load, acquire, renew, save, release } = MemoryCheckpointStore.prototype;
     const plain = { load, acquire, renew, save, release };
     expect(() => grouped({ partitions: 4 }, { store: plain, key: 'g' })).toThrow(
-      new TypeError('watch() option group needs checkpoint.store to list leases, to see the other members; an instance of Object has no leases(prefix) method'),
+      new TypeError('watch() option group needs checkpoint.store to list leases, to see the other members; an object has no leases(prefix) method'),
     );
     expect(() => grouped({ partitions: 4 }, { store, key: 'g', lease: { ttlMS: 1000 } })).toThrow(
       'watch() options group and checkpoint.lease cannot be combined: group.leaseMS sets the leases of a group',

@@ -18,7 +18,7 @@ describe('the observe and headroom options', () => {
   });
 
   it.each([
-    [{ observe: 5 }, TypeError, 'observe must be an object, got number'],
+    [{ observe: 5 }, TypeError, 'observe must be an object, got 5'],
     [{ observe: { sample: 5 } }, TypeError, 'observe has no option "sample"'],
     [{ observe: { sampleMS: 0 } }, RangeError, 'observe.sampleMS must be a duration from 1'],
     [{ observe: { sampleMS: '1s' } }, TypeError, 'observe.sampleMS must be a number'],
