@@ -3,6 +3,7 @@
  * plus error labels where mongod adds them.
  */
 import type { Document } from 'bson';
+import { isInt32Number } from './numbers';
 
 export const CODES = {
   InternalError: 1,
@@ -178,10 +179,11 @@ export function bsonTypeName(value: unknown): string {
   if (Array.isArray(value)) return 'array';
   if (typeof value === 'string') return 'string';
   if (typeof value === 'boolean') return 'bool';
-  if (typeof value === 'number') return Number.isInteger(value) ? 'int' : 'double';
+  if (typeof value === 'number') return isInt32Number(value) ? 'int' : 'double';
   if (value instanceof Date) return 'date';
   if (value instanceof RegExp) return 'regex';
   const bsontype = (value as { _bsontype?: string })._bsontype;
+  if (bsontype === 'Code' && (value as { scope?: unknown }).scope) return 'javascriptWithScope';
   if (bsontype) return BSON_TYPE_NAMES[bsontype] ?? bsontype.toLowerCase();
   return 'object';
 }

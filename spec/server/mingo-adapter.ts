@@ -13,6 +13,9 @@
  *   arithmetic does. A BigInt leaving mingo becomes a BSON Long (values.ts).
  * - Collation: mingo applies it to `$sort` only; the comparison query
  *   operators here compare strings by the query's collation (collation.ts).
+ * - `$type` (query and expression): mingo names the type of a JS number by its value
+ *   (`1.0` is an int), while mongod keeps int32, int64, double and decimal
+ *   apart; here it reads the stored value (type-operator.ts).
  */
 import { Context } from 'mingo/core';
 import * as accumulator from 'mingo/operators/accumulator';
@@ -26,6 +29,7 @@ import type { Options } from 'mingo/types';
 import { COLLATED_QUERY_OPERATORS } from './collation';
 import { CommandError } from './errors';
 import { hashedIndexKey } from './hashed-index-key';
+import { $type, $typeExpression } from './type-operator';
 import { fromMingo } from './values';
 
 type Expression = (obj: unknown, expr: unknown, options: Options) => unknown;
@@ -68,9 +72,9 @@ const $toLong: Expression = (obj, expr, options) => {
 /** mingo's operators with mongod's behaviour where they differ; see the file comment. */
 export const MONGOD_CONTEXT = Context.init({
   accumulator,
-  expression: { ...expression, $toHashedIndexKey, $abs, $mod, $toLong },
+  expression: { ...expression, $toHashedIndexKey, $abs, $mod, $toLong, $type: $typeExpression },
   pipeline,
   projection,
-  query: { ...query, ...COLLATED_QUERY_OPERATORS },
+  query: { ...query, ...COLLATED_QUERY_OPERATORS, $type },
   window,
 } as Parameters<typeof Context.init>[0]);

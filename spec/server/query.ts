@@ -11,9 +11,9 @@ import { Query } from 'mingo/query';
 import type { Options } from 'mingo/types';
 import { normalizeCollation } from './collation';
 import { MONGOD_CONTEXT } from './mingo-adapter';
-import { compare, unique } from 'mingo/util';
 import { CommandError, type CodeName } from './errors';
-import { forMingo, fromMingo } from './values';
+import { compareValues } from './bson-order';
+import { forMingo, fromMingo, idKey, mingoCopy, restoreNumbers } from './values';
 
 /** Options a read shares with mongod's: `let` variables and a collation. */
 export interface EvalOptions {
@@ -88,22 +88,37 @@ export interface PipelineOptions extends EvalOptions {
 }
 
 /** Runs an aggregation pipeline (without $out/$merge, which the caller handles). */
+/**
+ * Runs an aggregation pipeline (without $out/$merge, which the caller
+ * handles). A result with the `_id` of an input document gets the numeric
+ * types of that document's values back where they went through unchanged
+ * ({@link restoreNumbers}); other computed numbers come out as int32 when
+ * integral and in range, else as doubles.
+ */
 export function runPipeline(docs: Iterable<Document>, pipeline: Document[], options: PipelineOptions): Document[] {
-  const input = Array.from(docs, (d) => forMingo(d) as Document);
-  return guard(() => {
+  const stored = [...docs];
+  // Stored documents are immutable: mingo works on copies made here.
+  const input = stored.map(mingoCopy);
+  const results = guard(() => {
     const aggregator = new Aggregator(forMingo(pipeline) as Document[], {
       ...mingoOptions(options),
-      // Stored documents are immutable; let mingo work on its own copies.
-      processingMode: ProcessingMode.CLONE_INPUT,
-      collectionResolver: (name: string) => options.collection(name).map((d) => forMingo(d) as Document),
+      processingMode: ProcessingMode.CLONE_OFF,
+      collectionResolver: (name: string) => options.collection(name).map(mingoCopy),
     });
     return aggregator.run(input).map((d) => fromMingo(d) as Document);
   });
+  const byId = new Map<string, Document>();
+  for (const doc of stored) if (doc._id !== undefined) byId.set(idKey(doc._id), doc);
+  return results.map((doc) => {
+    const source = doc._id === undefined ? undefined : byId.get(idKey(doc._id));
+    return source ? (restoreNumbers(doc, source) as Document) : doc;
+  });
 }
 
-/** Distinct values, deduplicated and in mongod's (BSON) order. */
+/** Distinct values, deduplicated and in mongod's (BSON) order, each with its stored type. */
 export function distinctValues(values: unknown[]): unknown[] {
-  return guard(() => unique(values.map(forMingo)).sort(compare).map(fromMingo));
+  const sorted = [...values].sort(compareValues);
+  return sorted.filter((v, i) => i === 0 || compareValues(sorted[i - 1], v) !== 0);
 }
 
 /** Validates a sort document the way find and $sort do; `undefined` for none. */

@@ -3,6 +3,7 @@
  * the first handshake, OP_MSG afterwards) and the replies we send back.
  */
 import { BSON, type Document } from 'bson';
+import { fromWire } from './values';
 
 export const OP_REPLY = 1;
 export const OP_QUERY = 2004;
@@ -191,8 +192,8 @@ function checkedDocSize(buf: Buffer, offset: number, end: number): number {
 
 function deserialize(buf: Buffer, offset: number, size: number): Document {
   try {
-    // Int64 stays a Long, so a stored int64 goes back out as an int64, as mongod keeps it.
-    return BSON.deserialize(buf.subarray(offset, offset + size), { promoteLongs: false });
+    // Every number keeps its BSON type (and a regex its flags), as mongod keeps them.
+    return fromWire(BSON.deserialize(buf.subarray(offset, offset + size), { promoteValues: false, bsonRegExp: true }));
   } catch (err) {
     throw new WireProtocolError(`invalid BSON: ${(err as Error).message}`, INVALID_BSON);
   }

@@ -9,7 +9,7 @@ import { ArraySource, openedBy } from '../cursors';
 import { CommandError } from '../errors';
 import { topLevelTargets } from '../update-description';
 import { runPipeline } from '../query';
-import { CollectionData, idKey } from '../store';
+import { CollectionData, sameValue } from '../store';
 import { idFirst } from '../update';
 import { checkCollection, checkFields, collectionName, cursorBatchSize, splitNamespace, truthy, type FieldType } from './args';
 import type { CommandContext, CommandSpec } from './types';
@@ -169,7 +169,7 @@ function writeMerge(ctx: CommandContext, spec: unknown, docs: Document[], bypass
       });
     }
     const after = whenMatched === 'replace' ? doc : { ...existing, ...doc };
-    if (idKey(after) === idKey(existing)) continue;
+    if (sameValue(after, existing)) continue;
     checkValidation(ctx, ns, after, existing, bypass);
     const op = whenMatched === 'replace' ? 'replace' : 'update';
     ctx.view.write({ op, db: ns.db, coll: ns.coll, before: existing, after, targets: topLevelTargets(doc) });

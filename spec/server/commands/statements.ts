@@ -7,9 +7,10 @@
 import { BSON, ObjectId, type Document } from 'bson';
 import { ArraySource, type Batch, type CursorSource } from '../cursors';
 import { CommandError } from '../errors';
+import { numKind } from '../numbers';
 import { updateTargets } from '../update-description';
 import { compileFilter, select, type EvalOptions } from '../query';
-import { CollectionData, idKey, sameValue } from '../store';
+import { CollectionData, sameValue } from '../store';
 import { applyUpdate, idFirst, updateKind, upsertDocument, type UpdateOptions } from '../update';
 import type { FieldType } from './args';
 import type { CommandContext } from './types';
@@ -31,7 +32,7 @@ export function documents(ctx: CommandContext, ns: Namespace): Document[] {
 export function candidates(data: CollectionData | undefined, filter: Document): Iterable<Document> {
   if (!data) return [];
   const id = filter._id;
-  if (Object.keys(filter).length === 1 && (typeof id === 'string' || typeof id === 'number' || id instanceof ObjectId)) {
+  if (Object.keys(filter).length === 1 && (typeof id === 'string' || numKind(id) || id instanceof ObjectId)) {
     const doc = data.get(id);
     return doc ? [doc] : [];
   }
@@ -136,7 +137,9 @@ export function checkBatch(count: number): void {
 export function checkId(doc: Document): void {
   const id = doc._id;
   if (Array.isArray(id)) throw new CommandError('InvalidIdField', "can't use an array for _id");
-  if (id instanceof RegExp) throw new CommandError('InvalidIdField', "can't use a regex for _id");
+  if (id instanceof RegExp || (id as { _bsontype?: string } | null)?._bsontype === 'BSONRegExp') {
+    throw new CommandError('InvalidIdField', "can't use a regex for _id");
+  }
   if (isDocument(id)) {
     const dollar = Object.keys(id).find((k) => k.startsWith('$'));
     if (dollar) throw new CommandError('DollarPrefixedFieldName', `_id fields may not contain '$'-prefixed fields: ${dollar} is not valid for storage.`);
@@ -202,7 +205,7 @@ export interface UpdateOutcome {
 }
 
 export function updateOptions(ctx: CommandContext, s: UpdateStatement): UpdateOptions {
-  return { filter: s.filter, arrayFilters: s.arrayFilters, let: s.options.let, timestamp: () => ctx.store.tick() };
+  return { filter: s.filter, arrayFilters: s.arrayFilters, evalOptions: s.options, timestamp: () => ctx.store.tick() };
 }
 
 export function runUpdate(ctx: CommandContext, ns: Namespace, s: UpdateStatement): UpdateOutcome {
@@ -228,7 +231,7 @@ export function runUpdate(ctx: CommandContext, ns: Namespace, s: UpdateStatement
     const after = applyUpdate(before, s.u, options);
     last = { before, after };
     // mongod writes nothing (no oplog entry) for an update that changes nothing.
-    if (idKey(before) === idKey(after)) continue;
+    if (sameValue(before, after)) continue;
     checkValidation(ctx, ns, after, before, s.bypass);
     ctx.view.write({
       op: kind === 'replacement' ? 'replace' : 'update',
