@@ -119,6 +119,8 @@ export const CODES = {
   Location16610: 16610,
   Location16611: 16611,
   Location28680: 28680,
+  Location16870: 16870,
+  Location17276: 17276,
 } as const;
 
 export type CodeName = keyof typeof CODES;

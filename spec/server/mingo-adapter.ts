@@ -13,6 +13,8 @@
  *   arithmetic does. A BigInt leaving mingo becomes a BSON Long (values.ts).
  * - Collation: mingo applies it to `$sort` only; the comparison query
  *   operators here compare strings by the query's collation (collation.ts).
+ * - `$addFields`/`$set` with a dotted path through an array: mongod sets
+ *   the field in every element; mingo leaves the array (add-fields.ts).
  * - `$type` (query and expression): mingo names the type of a JS number by its value
  *   (`1.0` is an int), while mongod keeps int32, int64, double and decimal
  *   apart; here it reads the stored value (type-operator.ts).
@@ -26,6 +28,7 @@ import * as query from 'mingo/operators/query';
 import * as window from 'mingo/operators/window';
 import { evalExpr } from 'mingo/core';
 import type { Options } from 'mingo/types';
+import { $addFields } from './add-fields';
 import { COLLATED_QUERY_OPERATORS } from './collation';
 import { CommandError } from './errors';
 import { hashedIndexKey } from './hashed-index-key';
@@ -73,7 +76,7 @@ const $toLong: Expression = (obj, expr, options) => {
 export const MONGOD_CONTEXT = Context.init({
   accumulator,
   expression: { ...expression, $toHashedIndexKey, $abs, $mod, $toLong, $type: $typeExpression },
-  pipeline,
+  pipeline: { ...pipeline, $addFields, $set: $addFields },
   projection,
   query: { ...query, ...COLLATED_QUERY_OPERATORS, $type },
   window,

@@ -6,7 +6,7 @@
  */
 import type { Document } from 'bson';
 import { Aggregator } from 'mingo/aggregator';
-import { ProcessingMode } from 'mingo/core';
+import { ProcessingMode, evalExpr } from 'mingo/core';
 import { Query } from 'mingo/query';
 import type { Options } from 'mingo/types';
 import { normalizeCollation } from './collation';
@@ -138,12 +138,28 @@ export function sortSpec(sort: Document | undefined): Document | undefined {
 export function mingoOptions(options: EvalOptions): Partial<Options> {
   return {
     context: MONGOD_CONTEXT,
-    variables: options.let ? (forMingo(options.let) as Document) : undefined,
+    variables: letVariables(options.let),
     // The "simple" collation is binary comparison: mingo's default.
     collation: normalizeCollation(options.collation) as Options['collation'],
     // The server cannot run JavaScript ($where, $function, $accumulator).
     scriptEnabled: false,
   };
+}
+
+/**
+ * `let` variables, each an expression evaluated once without a document, as
+ * mongod evaluates them (`{ $literal: '$x' }` is the string `'$x'`).
+ */
+function letVariables(vars: Document | undefined): Document | undefined {
+  if (!vars) return undefined;
+  // mingo fills in the other options.
+  const options = { context: MONGOD_CONTEXT, scriptEnabled: false } as Options;
+  return guard(() => Object.fromEntries(Object.entries(forMingo(vars) as Document).map(([name, expr]) => {
+    if (!/^[a-z\u0080-\uffff][\w\u0080-\uffff]*$/.test(name)) {
+      throw new CommandError('Location16870', `'${name}' starts with an invalid character for a user variable name`);
+    }
+    return [name, evalExpr({}, expr, options)];
+  })));
 }
 
 /** mingo's messages, and what mongod says about the same mistake. */
@@ -168,6 +184,7 @@ const TRANSLATIONS: Array<[RegExp, CodeName, (m: RegExpMatchArray) => string]> =
   [/^Path collision at (\S+?)\.?$/, 'Location31250', (m) => `Path collision at ${m[1]}`],
   [/requires 'scriptEnabled'|only accepts a Function/, 'CommandNotSupported', () =>
     'the wire test server cannot run server-side JavaScript ($where, $function, $accumulator)'],
+  [/^Use of undefined variable: (\S+)/, 'Location17276', (m) => `Use of undefined variable: ${m[1]}`],
   [/^\$?skip value must be a non-negative integer/, 'Location15956', () => 'Argument to $skip cannot be negative'],
   // mingo's $in/$nin iterate their argument without checking it.
   [/is not iterable/, 'BadValue', () => '$in needs an array'],
