@@ -96,8 +96,10 @@ async function run(
       reply = { ok: 1, ...(await spec.run(ctx, cmd)) };
       if (snapshotTime) endSnapshotRead(reply, snapshotTime);
     } catch (err) {
-      if (!(err instanceof CommandError)) throw err;
-      reply = err.toReply();
+      // Anything but a CommandError is a bug of the test server: mongod's InternalError, with the cause.
+      reply = err instanceof CommandError
+        ? err.toReply()
+        : errorReply(CODES.InternalError, `the wire test server failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
     }
     const blockedBy = ctx.view instanceof StatementView && ctx.view.writes === 0 ? ctx.view.blockedBy : undefined;
     if (blockedBy) {

@@ -120,6 +120,8 @@ export const CODES = {
   Location16611: 16611,
   Location28680: 28680,
   Location16870: 16870,
+  Location15983: 15983,
+  Location40228: 40228,
   Location17276: 17276,
 } as const;
 

@@ -188,6 +188,10 @@ const TRANSLATIONS: Array<[RegExp, CodeName, (m: RegExpMatchArray) => string]> =
   [/^\$?skip value must be a non-negative integer/, 'Location15956', () => 'Argument to $skip cannot be negative'],
   // mingo's $in/$nin iterate their argument without checking it.
   [/is not iterable/, 'BadValue', () => '$in needs an array'],
+  [/^\$(replaceRoot|replaceWith) expression must return an object/, 'Location40228', () =>
+    "'newRoot' expression must evaluate to an object"],
+  [/^Invalid expression\. \$or expects value to be an Array|^\$or expects array/, 'BadValue', () => '$or must be an array'],
+  [/^Expression must contain a single operator/, 'Location15983', () => 'An object representing an expression must have exactly one field'],
 ];
 
 /** Runs mingo code, turning whatever it throws into a mongod-like error reply. */
@@ -200,12 +204,17 @@ export function guard<T>(fn: () => T): T {
   }
 }
 
+/**
+ * A mingo error with mongod's code where mongod refuses the same mistake;
+ * anything else is a gap or a bug of the test server's query engine, which
+ * mongod would not have, so it is an InternalError rather than a plausible
+ * user error.
+ */
 function translate(err: unknown): CommandError {
   const message = err instanceof Error ? err.message : String(err);
   for (const [pattern, code, text] of TRANSLATIONS) {
     const m = message.match(pattern);
     if (m) return new CommandError(code, text(m));
   }
-  // mingo rejects what mongod also rejects, with its own wording.
-  return new CommandError('BadValue', message);
+  return new CommandError('InternalError', `the wire test server's query engine failed: ${message}`);
 }

@@ -4,9 +4,9 @@
 import { Long, type Document } from 'bson';
 import { CommandError } from '../errors';
 import { lsidKey } from '../sessions';
+import { FEATURE_COMPATIBILITY_VERSION, VERSION, VERSION_ARRAY } from '../version';
 import type { CommandContext, CommandSpec } from './types';
 
-export const VERSION = '8.0.0';
 const started = Date.now();
 
 const STATE = { primary: 1, secondary: 2, arbiter: 7, mongos: 1 } as const;
@@ -14,7 +14,7 @@ const STATE = { primary: 1, secondary: 2, arbiter: 7, mongos: 1 } as const;
 function buildInfo(): Document {
   return {
     version: VERSION,
-    versionArray: [8, 0, 0, 0],
+    versionArray: VERSION_ARRAY,
     gitVersion: 'rxmongo-wire-test-server',
     bits: 64,
     debug: false,
@@ -141,7 +141,7 @@ export const ADMIN_COMMANDS: CommandSpec[] = [
   { name: 'configureFailPoint', adminOnly: true, anyRole: true, run: (ctx, cmd) => ctx.member.failPoints.configure(cmd) },
   { name: 'replSetStepDown', adminOnly: true, run: replSetStepDown },
   { name: 'replSetGetStatus', adminOnly: true, anyRole: true, run: replSetGetStatus },
-  { name: 'getParameter', adminOnly: true, anyRole: true, run: (_ctx, cmd) => (cmd.featureCompatibilityVersion ? { featureCompatibilityVersion: { version: '8.0' } } : {}) },
+  { name: 'getParameter', adminOnly: true, anyRole: true, run: (_ctx, cmd) => (cmd.featureCompatibilityVersion ? { featureCompatibilityVersion: { version: FEATURE_COMPATIBILITY_VERSION } } : {}) },
   { name: 'whatsmyuri', anyRole: true, run: (ctx) => ({ you: `${ctx.connection.socket.remoteAddress}:${ctx.connection.socket.remotePort}` }) },
   { name: 'getMore', read: true, secondary: 'any', continuesCursor: true, inTransaction: true, run: getMore },
   { name: 'killCursors', secondary: 'any', inTransaction: true, run: (ctx, cmd) => ctx.member.cursors.killCursors(cmd, ctx.db) },

@@ -5,6 +5,7 @@
 import { Long, type Document } from 'bson';
 import { CommandError } from '../errors';
 import type { Member } from '../member';
+import { MAX_WIRE_VERSION } from '../version';
 import type { CommandContext, CommandSpec } from './types';
 
 const TERM = 1;
@@ -84,7 +85,7 @@ function describe(ctx: CommandContext, legacy: boolean): Document {
     logicalSessionTimeoutMinutes: 30,
     connectionId: ctx.connection.id,
     minWireVersion: 0,
-    maxWireVersion: 25,
+    maxWireVersion: MAX_WIRE_VERSION,
     readOnly: false,
   };
   if (member.role === 'mongos') return { ...reply, msg: 'isdbgrid' };
