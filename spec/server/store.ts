@@ -9,6 +9,7 @@ import { EJSON, Timestamp, UUID, type Document } from 'bson';
 import { CommandError } from './errors';
 import { describeUpdate, type UpdateDescription, type UpdateTarget } from './update-description';
 import { idKey } from './values';
+import type { ViewDefinition } from './views';
 
 /** One applied change, the source of every change event. */
 export interface OplogEntry {
@@ -145,6 +146,13 @@ export class CollectionData {
 
 export class DatabaseData {
   readonly collections = new Map<string, CollectionData>();
+  /** Views by name (views.ts). */
+  readonly views = new Map<string, ViewDefinition>();
+
+  /** Whether the database holds nothing, and so no longer exists. */
+  get empty(): boolean {
+    return this.collections.size === 0 && this.views.size === 0;
+  }
 }
 
 export { idKey, sameValue } from './values';

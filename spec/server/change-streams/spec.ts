@@ -5,6 +5,7 @@
 import { Timestamp, type Document } from 'bson';
 import type { CommandContext } from '../commands/types';
 import { CommandError, typeMismatch } from '../errors';
+import { refuseView } from '../views';
 import { parseToken, type TokenData } from './token';
 
 /** What a stream watches: one collection, one database, or every database but the internal ones. */
@@ -141,7 +142,10 @@ function resolveNamespace(ctx: CommandContext, cmd: Document, options: Document,
   spec.cursorNs = ns;
   if (allChanges) spec.level = 'cluster';
   else if (collectionless) spec.level = 'database';
-  else spec.coll = cmd.aggregate as string;
+  else {
+    refuseView(ctx.store, ctx.db, cmd.aggregate as string);
+    spec.coll = cmd.aggregate as string;
+  }
 }
 
 function resolveStart(options: Document, spec: StreamSpec): void {

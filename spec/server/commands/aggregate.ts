@@ -13,7 +13,8 @@ import { CollectionData, sameValue } from '../store';
 import { idFirst } from '../update';
 import { checkCollection, checkFields, collectionName, cursorBatchSize, splitNamespace, truthy, type FieldType } from './args';
 import type { CommandContext, CommandSpec } from './types';
-import { checkId, checkValidation, documents, evalOptions, insertDocument, isDocument, type Namespace } from './statements';
+import { checkId, checkValidation, documents, evalOptions, insertDocument, isDocument, readDocuments, type Namespace } from './statements';
+import { resolveView } from '../views';
 import { currentOp } from './current-op';
 
 const AGGREGATE_FIELDS: Record<string, FieldType> = {
@@ -63,9 +64,15 @@ async function aggregate(ctx: CommandContext, cmd: Document): Promise<Document> 
   if (coll === undefined && !COLLECTIONLESS.has(names[0])) {
     throw new CommandError('InvalidNamespace', `{aggregate: 1} is not valid for '${names[0] ?? ''}'; a collection is required.`);
   }
-  const options = { ...evalOptions(cmd), collection: (name: string) => documents(ctx, { db: ctx.db, coll: name }) };
-  let input: Document[] = coll === undefined ? [] : documents(ctx, { db: ctx.db, coll });
-  let rest = stages;
+  const view = coll === undefined ? undefined : resolveView(ctx.store, ctx.db, coll);
+  const options = {
+    ...evalOptions(cmd),
+    ...(view?.collation && !cmd.collation ? { collation: view.collation } : {}),
+    collection: (name: string) => readDocuments(ctx, { db: ctx.db, coll: name }),
+  };
+  let input: Document[] = coll === undefined ? [] : documents(ctx, { db: ctx.db, coll: view?.coll ?? coll });
+  // A view's pipeline runs before the aggregation's own stages.
+  let rest = view ? [...view.pipeline, ...stages] : stages;
   if (names[0] === '$currentOp') {
     input = currentOp(ctx, cmd, stages[0].$currentOp);
     rest = stages.slice(1);

@@ -23,6 +23,7 @@ import {
   type FieldType,
 } from './args';
 import type { CommandContext, CommandSpec } from './types';
+import { checkViewCycle, checkViewPipeline, refuseView, viewDefinition, type ViewDefinition } from '../views';
 
 type Entry = Omit<OplogEntry, 'clusterTime' | 'txnOpIndex' | 'wallTime'>;
 
@@ -45,7 +46,7 @@ function detach(store: Store, db: string, coll: string): CollectionData | undefi
   const data = database?.collections.get(coll);
   if (!database || !data) return undefined;
   database.collections.delete(coll);
-  if (database.collections.size === 0) store.databases.delete(db);
+  if (database.empty) store.databases.delete(db);
   return data;
 }
 
@@ -55,7 +56,7 @@ function listDatabases(ctx: CommandContext, cmd: Document): Document {
   checkFields(cmd, 'listDatabases', { filter: 'object', nameOnly: 'boolish', authorizedDatabases: 'boolish' }, { command: true });
   const nameOnly = truthy(cmd.nameOnly);
   let databases: Document[] = [...ctx.store.databases.entries()]
-    .filter(([, database]) => database.collections.size > 0)
+    .filter(([, database]) => !database.empty)
     .map(([name, database]) => {
       let sizeOnDisk = 0;
       for (const data of database.collections.values()) {
@@ -77,10 +78,9 @@ function listCollections(ctx: CommandContext, cmd: Document): Promise<Document> 
   }, { command: true });
   const batchSize = cursorBatchSize(cmd, 'listCollections');
   const nameOnly = truthy(cmd.nameOnly);
-  const collections = ctx.store.databases.get(ctx.db)?.collections ?? new Map<string, CollectionData>();
-  let docs: Document[] = [...collections.entries()]
-    .sort(([a], [b]) => (a < b ? -1 : 1))
-    .map(([name, data]) => nameOnly
+  const database = ctx.store.databases.get(ctx.db);
+  const collections: Array<[string, Document]> = [...(database?.collections ?? new Map<string, CollectionData>()).entries()]
+    .map(([name, data]) => [name, nameOnly
       ? { name, type: 'collection' }
       : {
         name,
@@ -88,7 +88,10 @@ function listCollections(ctx: CommandContext, cmd: Document): Promise<Document> 
         options: { ...data.options },
         info: { readOnly: false, uuid: data.uuid },
         idIndex: { v: 2, key: { _id: 1 }, name: '_id_' },
-      });
+      }]);
+  const views: Array<[string, Document]> = [...(database?.views ?? new Map<string, ViewDefinition>()).entries()]
+    .map(([name, view]) => [name, nameOnly ? { name, type: 'view' } : { name, type: 'view', options: { ...view }, info: { readOnly: true } }]);
+  let docs = [...collections, ...views].sort(([a], [b]) => (a < b ? -1 : 1)).map(([, doc]) => doc);
   if (cmd.filter) docs = select(docs, cmd.filter as Document);
   return ctx.member.cursors.first(`${ctx.db}.$cmd.listCollections`, new ArraySource(docs), batchSize, openedBy(cmd));
 }
@@ -99,6 +102,7 @@ function listIndexes(ctx: CommandContext, cmd: Document): Promise<Document> {
     cursor: 'object', includeBuildUUIDs: 'boolish', includeIndexBuildInfo: 'boolish', collectionUUID: 'any', isTimeseriesNamespace: 'bool',
   }, { command: true });
   const batchSize = cursorBatchSize(cmd, 'listIndexes');
+  refuseView(ctx.store, ctx.db, coll);
   const data = ctx.store.collection(ctx.db, coll);
   if (!data) throw new CommandError('NamespaceNotFound', `ns does not exist: ${ctx.db}.${coll}`);
   return ctx.member.cursors.first(
@@ -128,7 +132,7 @@ function dbStats(ctx: CommandContext, cmd: Document): Document {
   return {
     db: ctx.db,
     collections: collections.length,
-    views: 0,
+    views: ctx.store.databases.get(ctx.db)?.views.size ?? 0,
     objects,
     avgObjSize: objects > 0 ? dataSize / objects : 0,
     dataSize: scaled(dataSize),
@@ -184,7 +188,8 @@ const CREATE_FIELDS: Record<string, FieldType> = {
 function create(ctx: CommandContext, cmd: Document): Document {
   const coll = collectionName(cmd, ctx.db);
   checkFields(cmd, 'create', CREATE_FIELDS, { command: true });
-  for (const unsupported of ['viewOn', 'timeseries', 'clusteredIndex', 'encryptedFields'] as const) {
+  if (cmd.viewOn !== undefined || cmd.pipeline !== undefined) return createView(ctx, coll, cmd);
+  for (const unsupported of ['timeseries', 'clusteredIndex', 'encryptedFields'] as const) {
     if (cmd[unsupported]) {
       throw new CommandError('CommandNotSupported', `the wire test server does not support create with '${unsupported}'`);
     }
@@ -196,10 +201,32 @@ function create(ctx: CommandContext, cmd: Document): Document {
     ctx.transaction.createCollection(ctx.db, coll, options);
     return {};
   }
-  if (ctx.store.collection(ctx.db, coll)) {
+  if (ctx.store.collection(ctx.db, coll) || viewDefinition(ctx.store, ctx.db, coll)) {
     throw new CommandError('NamespaceExists', `Collection ${ctx.db}.${coll} already exists.`);
   }
   ctx.store.ensureCollection(ctx.db, coll, options);
+  return {};
+}
+
+/** `create` with `viewOn` and `pipeline`: a read-only view. */
+function createView(ctx: CommandContext, name: string, cmd: Document): Document {
+  if (typeof cmd.viewOn !== 'string') throw new CommandError('BadValue', "'pipeline' requires 'viewOn' to also be specified");
+  if (cmd.viewOn === '') throw new CommandError('BadValue', "'viewOn' cannot be empty");
+  const forbidden = ['capped', 'validator', 'validationLevel', 'validationAction', 'timeseries', 'clusteredIndex', 'changeStreamPreAndPostImages', 'idIndex']
+    .find((option) => cmd[option] !== undefined);
+  if (forbidden) throw new CommandError('InvalidOptions', `option not supported on a view: ${forbidden}`);
+  if (ctx.transaction) throw new CommandError('OperationNotSupportedInTransaction', `Cannot create a view in a multi-document transaction.`);
+  const pipeline = (cmd.pipeline ?? []) as Document[];
+  checkViewPipeline(pipeline);
+  if (ctx.store.collection(ctx.db, name) || viewDefinition(ctx.store, ctx.db, name)) {
+    throw new CommandError('NamespaceExists', `Namespace ${ctx.db}.${name} already exists`);
+  }
+  checkViewCycle(ctx.store, ctx.db, name, cmd.viewOn);
+  let database = ctx.store.databases.get(ctx.db);
+  if (!database) ctx.store.databases.set(ctx.db, (database = new DatabaseData()));
+  const definition: ViewDefinition = { viewOn: cmd.viewOn, pipeline };
+  if (cmd.collation !== undefined) definition.collation = cmd.collation as Document;
+  database.views.set(name, definition);
   return {};
 }
 
@@ -221,7 +248,12 @@ function collMod(ctx: CommandContext, cmd: Document): Document {
     index: 'object', viewOn: 'string', pipeline: 'array', expireAfterSeconds: 'any', timeseries: 'object', dryRun: 'boolish',
     cappedSize: 'int64', cappedMax: 'int64', recordIdsReplicated: 'boolish', collectionUUID: 'any',
   }, { command: true });
-  for (const unsupported of ['index', 'viewOn', 'pipeline', 'expireAfterSeconds', 'timeseries', 'cappedSize', 'cappedMax'] as const) {
+  const view = viewDefinition(ctx.store, ctx.db, coll);
+  if (view) return modifyView(view, ctx, coll, cmd);
+  if (cmd.viewOn !== undefined || cmd.pipeline !== undefined) {
+    throw new CommandError('InvalidOptions', `option only supported on a view: ${cmd.viewOn !== undefined ? 'viewOn' : 'pipeline'}`);
+  }
+  for (const unsupported of ['index', 'expireAfterSeconds', 'timeseries', 'cappedSize', 'cappedMax'] as const) {
     if (cmd[unsupported] !== undefined) {
       throw new CommandError('CommandNotSupported', `the wire test server does not support collMod with '${unsupported}'`);
     }
@@ -245,9 +277,30 @@ function collMod(ctx: CommandContext, cmd: Document): Document {
   return {};
 }
 
+/** collMod of a view: a new `viewOn` and `pipeline` (both together, as mongod demands). */
+function modifyView(view: ViewDefinition, ctx: CommandContext, name: string, cmd: Document): Document {
+  const other = ['changeStreamPreAndPostImages', 'validator', 'validationLevel', 'validationAction', 'index', 'expireAfterSeconds',
+    'timeseries', 'cappedSize', 'cappedMax'].find((k) => cmd[k] !== undefined);
+  if (other) throw new CommandError('InvalidOptions', `option not supported on a view: ${other}`);
+  if ((cmd.viewOn === undefined) !== (cmd.pipeline === undefined)) {
+    throw new CommandError('InvalidOptions', "Must specify both 'viewOn' and 'pipeline' when modifying a view");
+  }
+  if (cmd.viewOn === undefined || truthy(cmd.dryRun)) return {};
+  const pipeline = cmd.pipeline as Document[];
+  checkViewPipeline(pipeline);
+  checkViewCycle(ctx.store, ctx.db, name, cmd.viewOn as string);
+  ctx.store.databases.get(ctx.db)!.views.set(name, { ...view, viewOn: cmd.viewOn as string, pipeline });
+  return {};
+}
+
 function drop(ctx: CommandContext, cmd: Document): Document {
   const coll = collectionName(cmd, ctx.db);
   checkFields(cmd, 'drop', { collectionUUID: 'any' }, { command: true });
+  const database = ctx.store.databases.get(ctx.db);
+  if (database?.views.delete(coll)) {
+    if (database.empty) ctx.store.databases.delete(ctx.db);
+    return { ns: `${ctx.db}.${coll}` };
+  }
   const data = detach(ctx.store, ctx.db, coll);
   // Since MongoDB 7.0 dropping a collection that does not exist succeeds.
   if (!data) return {};
@@ -281,6 +334,8 @@ function renameCollection(ctx: CommandContext, cmd: Document): Document {
   if (typeof cmd.renameCollection !== 'string') throw wrongType('renameCollection.renameCollection', 'string', cmd.renameCollection);
   const from = namespace('source', cmd.renameCollection);
   const to = namespace('target', cmd.to as string);
+  if (viewDefinition(ctx.store, from.db, from.coll)) throw new CommandError('CommandNotSupportedOnView', `cannot rename view: ${from.db}.${from.coll}`);
+  if (viewDefinition(ctx.store, to.db, to.coll)) throw new CommandError('NamespaceExists', 'a view already exists with that name');
   const source = ctx.store.collection(from.db, from.coll);
   if (!source) throw new CommandError('NamespaceNotFound', `Source collection ${from.db}.${from.coll} does not exist`);
   if (from.db === to.db && from.coll === to.coll) throw new CommandError('IllegalOperation', "Can't rename a collection to itself");
@@ -365,6 +420,7 @@ function createIndexes(ctx: CommandContext, cmd: Document): Document {
     indexes: 'array', commitQuorum: 'any', ignoreUnknownIndexOptions: 'boolish', isTimeseriesNamespace: 'bool',
     collectionUUID: 'any', returnOnStart: 'boolish',
   }, { command: true, required: ['indexes'] });
+  refuseView(ctx.store, ctx.db, coll);
   const requested = (cmd.indexes as unknown[]).map(indexSpec);
   if (requested.length === 0) throw new CommandError('BadValue', 'Must specify at least one index to create');
   const ns = `${ctx.db}.${coll}`;
@@ -424,6 +480,7 @@ function dropIndexes(ctx: CommandContext, cmd: Document): Document {
   const coll = collectionName(cmd, ctx.db);
   checkFields(cmd, 'dropIndexes', { index: 'any', collectionUUID: 'any', isTimeseriesNamespace: 'bool' }, { command: true });
   if (cmd.index === undefined || cmd.index === null) throw missingField('dropIndexes.index');
+  refuseView(ctx.store, ctx.db, coll);
   const data = ctx.store.collection(ctx.db, coll);
   if (!data) throw new CommandError('NamespaceNotFound', `ns not found ${ctx.db}.${coll}`);
   const index = cmd.index;

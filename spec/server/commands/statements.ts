@@ -9,7 +9,8 @@ import { ArraySource, type Batch, type CursorSource } from '../cursors';
 import { CommandError } from '../errors';
 import { numKind } from '../numbers';
 import { updateTargets } from '../update-description';
-import { compileFilter, select, type EvalOptions } from '../query';
+import { compileFilter, runPipeline, select, type EvalOptions } from '../query';
+import { refuseView, resolveView, type ResolvedView } from '../views';
 import { CollectionData, sameValue } from '../store';
 import { applyUpdate, idFirst, updateKind, upsertDocument, type UpdateOptions } from '../update';
 import type { FieldType } from './args';
@@ -26,6 +27,25 @@ export interface Namespace {
 export function documents(ctx: CommandContext, ns: Namespace): Document[] {
   const data = ctx.view.collection(ns.db, ns.coll);
   return data ? [...data.docs.values()] : [];
+}
+
+/** What a read of `ns` sees: a collection's documents, or what a view computes from its collection. */
+export function readDocuments(ctx: CommandContext, ns: Namespace): Document[] {
+  const view = resolveView(ctx.store, ns.db, ns.coll);
+  return view ? throughView(ctx, ns.db, view, [], {}) : documents(ctx, ns);
+}
+
+/**
+ * A read through a view: the view's pipeline over its collection, then
+ * `stages` (the read's own filter, sort, … as pipeline stages), with the
+ * view's collation unless the read names one.
+ */
+export function throughView(ctx: CommandContext, db: string, view: ResolvedView, stages: Document[], options: EvalOptions): Document[] {
+  return runPipeline(documents(ctx, { db, coll: view.coll }), [...view.pipeline, ...stages], {
+    ...options,
+    collation: options.collation ?? view.collation,
+    collection: (name) => readDocuments(ctx, { db, coll: name }),
+  });
 }
 
 /** The documents a filter can match: one by `_id` lookup when it names a single plain `_id`, else all. */
@@ -158,6 +178,7 @@ export function checkValidation(ctx: CommandContext, ns: Namespace, doc: Documen
 }
 
 export function insertDocument(ctx: CommandContext, ns: Namespace, raw: Document, bypass: boolean): void {
+  refuseView(ctx.store, ns.db, ns.coll);
   const doc = idFirst(raw);
   checkId(doc);
   checkValidation(ctx, ns, doc, undefined, bypass);
@@ -209,6 +230,7 @@ export function updateOptions(ctx: CommandContext, s: UpdateStatement): UpdateOp
 }
 
 export function runUpdate(ctx: CommandContext, ns: Namespace, s: UpdateStatement): UpdateOutcome {
+  refuseView(ctx.store, ns.db, ns.coll);
   const kind = updateKind(s.u);
   if (s.multi && kind === 'replacement') {
     throw new CommandError('FailedToParse', 'multi update is not supported for replacement-style update');
@@ -247,6 +269,7 @@ export function runUpdate(ctx: CommandContext, ns: Namespace, s: UpdateStatement
 }
 
 export function runDelete(ctx: CommandContext, ns: Namespace, filter: Document, multi: boolean, hint: unknown, options: EvalOptions): Document[] {
+  refuseView(ctx.store, ns.db, ns.coll);
   const data = ctx.view.collection(ns.db, ns.coll);
   checkHint(data, hint);
   const matches = select(candidates(data, filter), filter, { ...options, limit: multi ? 0 : 1 });
