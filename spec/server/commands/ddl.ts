@@ -7,7 +7,8 @@
  */
 import { BSON, type Document } from 'bson';
 import { CommandError } from '../errors';
-import { compileFilter, select } from '../query';
+import { select } from '../query';
+import { compileValidator } from '../validation';
 import { DatabaseData, sameValue, type CollectionData, type IndexSpec, type OplogEntry, type Store } from '../store';
 import { ArraySource, openedBy } from '../cursors';
 import {
@@ -160,10 +161,7 @@ function collectionOptions(command: string, cmd: Document): Document {
   }
   if (cmd.validator !== undefined) {
     const validator = cmd.validator as Document;
-    if ('$jsonSchema' in validator) {
-      throw new CommandError('CommandNotSupported', 'the wire test server does not support $jsonSchema validators');
-    }
-    compileFilter(validator);
+    compileValidator(validator);
     options.validator = validator;
   }
   for (const [field, allowed] of [['validationLevel', VALIDATION_LEVELS], ['validationAction', VALIDATION_ACTIONS]] as const) {

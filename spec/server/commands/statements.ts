@@ -9,7 +9,8 @@ import { ArraySource, type Batch, type CursorSource } from '../cursors';
 import { CommandError } from '../errors';
 import { numKind } from '../numbers';
 import { updateTargets } from '../update-description';
-import { compileFilter, runPipeline, select, type EvalOptions } from '../query';
+import { runPipeline, select, type EvalOptions } from '../query';
+import { compileValidator } from '../validation';
 import { refuseView, resolveView, type ResolvedView } from '../views';
 import { CollectionData, sameValue } from '../store';
 import { applyUpdate, idFirst, updateKind, upsertDocument, type UpdateOptions } from '../update';
@@ -166,14 +167,20 @@ export function checkId(doc: Document): void {
   }
 }
 
-/** A collection validator (query-operator form) as mongod applies it to a write. */
+/**
+ * A collection validator as mongod applies it to a write: `strict` checks
+ * every insert and update, `moderate` leaves updates of documents that
+ * already fail it alone, `off` nothing; `warn` lets the write through
+ * (mongod only logs it).
+ */
 export function checkValidation(ctx: CommandContext, ns: Namespace, doc: Document, before: Document | undefined, bypass: boolean): void {
   const options = ctx.view.collection(ns.db, ns.coll)?.options;
   if (bypass || !options?.validator || options.validationLevel === 'off' || options.validationAction === 'warn') return;
-  const matches = compileFilter(options.validator as Document);
-  if (options.validationLevel === 'moderate' && before && !matches(before)) return;
-  if (!matches(doc)) {
-    throw new CommandError('DocumentValidationFailure', 'Document failed validation', { extra: { errInfo: { failingDocumentId: doc._id } } });
+  const check = compileValidator(options.validator as Document);
+  if (options.validationLevel === 'moderate' && before && check(before) !== undefined) return;
+  const details = check(doc);
+  if (details) {
+    throw new CommandError('DocumentValidationFailure', 'Document failed validation', { extra: { errInfo: { failingDocumentId: doc._id, details } } });
   }
 }
 
