@@ -7,6 +7,7 @@
 import { EventEmitter } from 'node:events';
 import { ObjectId, type Document } from 'bson';
 import { Member, type Role } from './member';
+import { sessionsCollection } from './commands/session-listing';
 import { oplogCollection } from './oplog-view';
 import { SessionRegistry } from './sessions';
 import { Store, type StoreOptions } from './store';
@@ -43,6 +44,7 @@ export class ReplicaSet extends EventEmitter {
     this.setMaxListeners(0);
     this.store = new Store(options);
     this.store.systemCollections.set('local.oplog.rs', oplogCollection);
+    this.store.systemCollections.set('config.system.sessions', () => sessionsCollection(this.sessions));
     this.setName = options.setName ?? 'rs0';
     this.mongos = options.mongos ?? false;
     this.host = options.host ?? '127.0.0.1';
@@ -96,7 +98,8 @@ export class ReplicaSet extends EventEmitter {
 
   /** Responding secondaries that could take over from the primary. */
   get electable(): Member[] {
-    return this.list.filter((m) => m.role === 'secondary' && m.responding);
+    const now = Date.now();
+    return this.list.filter((m) => m.role === 'secondary' && m.responding && m.frozenUntil <= now);
   }
 
   /**

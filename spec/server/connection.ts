@@ -28,6 +28,8 @@ import {
 export class Connection {
   /** The driver's `appName`, from the handshake; `failCommand` can target it. */
   appName?: string;
+  /** The authenticated user (`name@db`), once SCRAM authentication succeeded. */
+  user?: string;
   private pending: Buffer[] = [];
   private pendingBytes = 0;
   private queue: Promise<void> = Promise.resolve();

@@ -15,6 +15,7 @@ import { blockTime } from './fail-points';
 import { StatementView, type Transaction } from './sessions';
 import { beginSnapshotRead, endSnapshotRead } from './snapshot-reads';
 import { awaitWriteConcern } from './write-concern';
+import type { RunningOperation } from './operations';
 import { OP_MSG, OP_QUERY, type Request } from './wire';
 
 /** mongod's RetriableError category: after these a retryable write or read may be tried again. */
@@ -57,6 +58,23 @@ async function run(
   }
   if (!spec) return new CommandError('CommandNotFound', `no such command: '${name}'`).toReply();
 
+  const operation = member.operations.start(connection, request.db, cmd);
+  try {
+    return await runCommand(connection, request, name, spec, operation);
+  } finally {
+    member.operations.end(operation);
+  }
+}
+
+async function runCommand(
+  connection: Connection,
+  request: Request,
+  name: string,
+  spec: CommandSpec,
+  operation: RunningOperation,
+): Promise<Document | undefined> {
+  const { member } = connection;
+  const cmd = request.command;
   const names = { name: spec.name, names: [spec.name, ...(spec.aliases ?? [])] };
   const ns = `${request.db}.${typeof cmd[name] === 'string' ? cmd[name] : '$cmd'}`;
   // Known before the command runs: a getMore that fails takes its cursor with it.
@@ -70,6 +88,7 @@ async function run(
       request,
       db: request.db,
       view: new StatementView(member.rs.store, member.rs.sessions),
+      operation,
     };
     let reply: Document;
     try {

@@ -72,6 +72,8 @@ export const CODES = {
   IllegalOpMsgFlag: 223,
   RetryChangeStream: 234,
   CursorKilled: 237,
+  Interrupted: 11601,
+  NotSecondary: 95,
   ClientDisconnect: 279,
   ChecksumMismatch: 288,
   SocketException: 9001,

@@ -16,6 +16,7 @@ import type { CommandContext, CommandSpec } from './types';
 import { checkId, checkValidation, documents, evalOptions, insertDocument, isDocument, readDocuments, type Namespace } from './statements';
 import { resolveView } from '../views';
 import { currentOp } from './current-op';
+import { listLocalSessions, listSessions } from './session-listing';
 
 const AGGREGATE_FIELDS: Record<string, FieldType> = {
   pipeline: 'array', explain: 'bool', allowDiskUse: 'bool', cursor: 'object', bypassDocumentValidation: 'boolish',
@@ -23,6 +24,13 @@ const AGGREGATE_FIELDS: Record<string, FieldType> = {
   $_generateV2ResumeTokens: 'bool', isMapReduceCommand: 'bool', collectionUUID: 'any', exchange: 'object',
   runtimeConstants: 'object', encryptionInformation: 'object', $_requestReshardingResumeToken: 'bool',
   $_isClusterQueryWithoutShardKeyCmd: 'bool', includeQueryStatsMetrics: 'bool', passthroughToShard: 'object',
+};
+
+/** First stages that produce the pipeline's input from the server's state. */
+const SOURCE_STAGES: Record<string, (ctx: CommandContext, cmd: Document, spec: unknown) => Document[]> = {
+  $currentOp: currentOp,
+  $listLocalSessions: listLocalSessions,
+  $listSessions: listSessions,
 };
 
 /** Stages that produce their own input, allowed with `{aggregate: 1}`. */
@@ -73,8 +81,9 @@ async function aggregate(ctx: CommandContext, cmd: Document): Promise<Document> 
   let input: Document[] = coll === undefined ? [] : documents(ctx, { db: ctx.db, coll: view?.coll ?? coll });
   // A view's pipeline runs before the aggregation's own stages.
   let rest = view ? [...view.pipeline, ...stages] : stages;
-  if (names[0] === '$currentOp') {
-    input = currentOp(ctx, cmd, stages[0].$currentOp);
+  const source = SOURCE_STAGES[names[0]];
+  if (source) {
+    input = source(ctx, cmd, stages[0][names[0]]);
     rest = stages.slice(1);
   }
   const last = names[names.length - 1];

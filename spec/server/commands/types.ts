@@ -2,6 +2,7 @@ import type { Document } from 'bson';
 import type { ReplicaSet } from '../cluster';
 import type { Connection } from '../connection';
 import type { Member } from '../member';
+import type { RunningOperation } from '../operations';
 import type { ServerSession, Transaction } from '../sessions';
 import type { DataView, Store } from '../store';
 import type { Request } from '../wire';
@@ -21,6 +22,8 @@ export interface CommandContext {
   transaction?: Transaction;
   /** A retryable write (`txnNumber` outside a transaction): its statements are remembered one by one. */
   retryableWrite?: boolean;
+  /** The command as `currentOp` lists it; killed by `killOp`. */
+  operation: RunningOperation;
 }
 
 /** Where a command may run in a replica set. */
