@@ -16,6 +16,7 @@ import type { CommandContext, CommandSpec } from './types';
 import { checkId, checkValidation, documents, evalOptions, insertDocument, isDocument, readDocuments, type Namespace } from './statements';
 import { resolveView } from '../views';
 import { currentOp } from './current-op';
+import { explainAggregate } from './explain';
 import { listLocalSessions, listSessions } from './session-listing';
 
 const AGGREGATE_FIELDS: Record<string, FieldType> = {
@@ -59,7 +60,7 @@ async function aggregate(ctx: CommandContext, cmd: Document): Promise<Document> 
   if (names.indexOf('$changeStream') > 0) {
     throw new CommandError('Location40602', '$changeStream is only valid as the first stage in a pipeline');
   }
-  if (cmd.explain) throw new CommandError('CommandNotSupported', 'the wire test server does not support explain');
+  if (cmd.explain) return explainAggregate(ctx, cmd, 'queryPlanner');
   if (cmd.cursor === undefined) {
     throw new CommandError('FailedToParse', "The 'cursor' option is required, except for aggregate with the explain argument");
   }
