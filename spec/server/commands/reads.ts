@@ -10,6 +10,7 @@ import { distinctValues, project, select, sortSpec } from '../query';
 import { checkFields, collectionName, nonNegative, toNumber, type FieldType } from './args';
 import type { CommandContext, CommandSpec } from './types';
 import { candidates, checkHint, evalOptions, singleBatch, throughView } from './statements';
+import { TailableSource } from '../tailable';
 import { resolveView } from '../views';
 
 const FIND_FIELDS: Record<string, FieldType> = {
@@ -28,10 +29,8 @@ function find(ctx: CommandContext, cmd: Document): Promise<Document> {
   const limit = nonNegative('limit', cmd.limit);
   const batchSize = nonNegative('batchSize', cmd.batchSize);
   const data = ctx.view.collection(ns.db, ns.coll);
-  if (cmd.tailable) {
-    if (data?.options.capped) throw new CommandError('CommandNotSupported', 'the wire test server does not support tailable cursors');
-    throw new CommandError('BadValue', `error processing query: ns=${ns.db}.${ns.coll} tailable cursor requested on non capped collection`);
-  }
+  if (cmd.awaitData && !cmd.tailable) throw new CommandError('FailedToParse', "Cannot set 'awaitData' without also setting 'tailable'");
+  if (cmd.tailable) return tailableFind(ctx, cmd, ns, batchSize);
   for (const option of ['min', 'max', 'returnKey', 'showRecordId'] as const) {
     if (cmd[option]) throw new CommandError('CommandNotSupported', `the wire test server does not support find's '${option}'`);
   }
@@ -52,6 +51,27 @@ function find(ctx: CommandContext, cmd: Document): Promise<Document> {
   }
   const source = new ArraySource(docs);
   return ctx.member.cursors.first(`${ns.db}.${ns.coll}`, cmd.singleBatch ? singleBatch(source) : source, batchSize, openedBy(cmd));
+}
+
+/** A tailable find on a capped collection (tailable.ts). */
+function tailableFind(ctx: CommandContext, cmd: Document, ns: { db: string; coll: string }, batchSize: number | undefined): Promise<Document> {
+  const data = ctx.view.collection(ns.db, ns.coll);
+  if (!data?.options.capped) {
+    throw new CommandError('BadValue', `error processing query: ns=${ns.db}.${ns.coll} tailable cursor requested on non capped collection`);
+  }
+  const sort = cmd.sort as Document | undefined;
+  if (sort && Object.keys(sort).length > 0 && !(Object.keys(sort).length === 1 && sort.$natural === 1)) {
+    throw new CommandError('BadValue', 'cannot use tailable option with a sort other than {$natural: 1}');
+  }
+  if (cmd.singleBatch) throw new CommandError('BadValue', 'cannot use tailable option with the singleBatch option');
+  if (ctx.transaction) throw new CommandError('OperationNotSupportedInTransaction', 'tailable cursors are not allowed in a transaction');
+  const source = new TailableSource(ctx.store, ns.db, ns.coll, {
+    filter: (cmd.filter ?? {}) as Document,
+    projection: cmd.projection as Document | undefined,
+    options: evalOptions(cmd),
+    awaitData: cmd.awaitData === true,
+  });
+  return ctx.member.cursors.first(`${ns.db}.${ns.coll}`, source, batchSize, openedBy(cmd));
 }
 
 function count(ctx: CommandContext, cmd: Document): Document {
