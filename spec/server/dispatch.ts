@@ -4,7 +4,8 @@
  * every reply carries. The dispatcher knows no command by name: what sets
  * one apart is a property of its row in the command table (commands/types.ts).
  */
-import { Binary, Long, type Document } from 'bson';
+import { Long, type Document } from 'bson';
+import { authorize } from './auth/authorize';
 import { COMMANDS } from './commands';
 import { secondaryRule, type CommandContext, type CommandSpec } from './commands/types';
 import { beginCommand, endCommand } from './command-session';
@@ -34,7 +35,7 @@ export async function dispatch(connection: Connection, request: Request): Promis
   const reply = await run(connection, request, name, spec);
   if (reply === undefined) return undefined;
   if (member.role !== 'arbiter') {
-    reply.$clusterTime = clusterTimeDoc(member.rs.store.clusterTime);
+    reply.$clusterTime = member.rs.clusterKeys.sign(member.rs.store.clusterTime);
     if (reply.operationTime === undefined) reply.operationTime = member.rs.store.clusterTime;
   }
   return reply;
@@ -93,6 +94,8 @@ async function runCommand(
     let reply: Document;
     try {
       checkRole(ctx, spec, cmd);
+      member.rs.clusterKeys.validate(cmd.$clusterTime, member.rs.store.clusterTime);
+      authorize(ctx, spec, cmd);
       if (spec.adminOnly && ctx.db !== 'admin') {
         throw new CommandError('Unauthorized', `${name} may only be run against the admin database.`);
       }
@@ -225,10 +228,6 @@ function waitFor(txn: Transaction, maxTimeMS: unknown): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
   const expired = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
   return Promise.race([txn.finished.then(() => true), expired]).finally(() => clearTimeout(timer));
-}
-
-export function clusterTimeDoc(clusterTime: unknown): Document {
-  return { clusterTime, signature: { hash: new Binary(Buffer.alloc(20)), keyId: Long.ZERO } };
 }
 
 function sleep(ms: number): Promise<void> {

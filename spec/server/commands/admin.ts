@@ -173,11 +173,11 @@ function getMore(ctx: CommandContext, cmd: Document): Promise<Document> {
 }
 
 export const ADMIN_COMMANDS: CommandSpec[] = [
-  { name: 'ping', anyRole: true, run: () => ({}) },
-  { name: 'buildInfo', aliases: ['buildinfo'], anyRole: true, run: buildInfo },
+  { name: 'ping', auth: 'none', anyRole: true, run: () => ({}) },
+  { name: 'buildInfo', auth: 'none', aliases: ['buildinfo'], anyRole: true, run: buildInfo },
   { name: 'serverStatus', anyRole: true, run: serverStatus },
-  { name: 'endSessions', anyRole: true, run: endSessions },
-  { name: 'killSessions', anyRole: true, run: endSessions },
+  { name: 'endSessions', auth: 'authenticated', anyRole: true, run: endSessions },
+  { name: 'killSessions', auth: 'authenticated', anyRole: true, run: endSessions },
   { name: 'killAllSessions', anyRole: true, run: (ctx) => {
     ctx.rs.sessions.abortAll();
     for (const m of ctx.rs.members) m.cursors.closeAll();
@@ -191,13 +191,13 @@ export const ADMIN_COMMANDS: CommandSpec[] = [
   { name: 'currentOp', adminOnly: true, anyRole: true, run: currentOpCommand },
   { name: 'killOp', adminOnly: true, anyRole: true, run: killOp },
   { name: 'replSetFreeze', adminOnly: true, run: replSetFreeze },
-  { name: 'refreshLogicalSessionCacheNow', anyRole: true, run: (ctx) => {
+  { name: 'refreshLogicalSessionCacheNow', auth: 'authenticated', anyRole: true, run: (ctx) => {
     ctx.rs.sessions.refresh();
     return {};
   } },
-  { name: 'whatsmyuri', anyRole: true, run: (ctx) => ({ you: `${ctx.connection.socket.remoteAddress}:${ctx.connection.socket.remotePort}` }) },
+  { name: 'whatsmyuri', auth: 'none', anyRole: true, run: (ctx) => ({ you: `${ctx.connection.socket.remoteAddress}:${ctx.connection.socket.remotePort}` }) },
   { name: 'getMore', read: true, secondary: 'any', continuesCursor: true, inTransaction: true, run: getMore },
-  { name: 'killCursors', secondary: 'any', inTransaction: true, run: (ctx, cmd) => ctx.member.cursors.killCursors(cmd, ctx.db) },
-  { name: 'commitTransaction', adminOnly: true, inTransaction: true, endsTransaction: 'commit', retryable: true, run: (ctx) => transactionCommand(ctx, true) },
-  { name: 'abortTransaction', adminOnly: true, inTransaction: true, endsTransaction: 'abort', retryable: true, run: (ctx) => transactionCommand(ctx, false) },
+  { name: 'killCursors', auth: 'authenticated', secondary: 'any', inTransaction: true, run: (ctx, cmd) => ctx.member.cursors.killCursors(cmd, ctx.db) },
+  { name: 'commitTransaction', auth: 'authenticated', adminOnly: true, inTransaction: true, endsTransaction: 'commit', retryable: true, run: (ctx) => transactionCommand(ctx, true) },
+  { name: 'abortTransaction', auth: 'authenticated', adminOnly: true, inTransaction: true, endsTransaction: 'abort', retryable: true, run: (ctx) => transactionCommand(ctx, false) },
 ];

@@ -514,7 +514,7 @@ function dropIndexes(ctx: CommandContext, cmd: Document): Document {
 }
 
 export const DDL_COMMANDS: CommandSpec[] = [
-  { name: 'listDatabases', adminOnly: true, read: true, run: listDatabases },
+  { name: 'listDatabases', auth: 'authenticated', adminOnly: true, read: true, run: listDatabases },
   { name: 'listCollections', read: true, run: listCollections },
   { name: 'listIndexes', read: true, run: listIndexes },
   { name: 'dbStats', aliases: ['dbstats'], read: true, run: dbStats },

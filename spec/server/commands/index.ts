@@ -8,6 +8,7 @@ import { AGGREGATE_COMMANDS } from './aggregate';
 import { BULK_WRITE_COMMANDS } from './bulk-write';
 import { DDL_COMMANDS } from './ddl';
 import { EXPLAIN_COMMANDS } from './explain';
+import { USER_COMMANDS } from './users';
 import { HELLO_COMMANDS } from './hello';
 import { READ_COMMANDS } from './reads';
 import type { CommandSpec } from './types';
@@ -22,6 +23,7 @@ const ALL: CommandSpec[] = [
   ...AGGREGATE_COMMANDS,
   ...DDL_COMMANDS,
   ...EXPLAIN_COMMANDS,
+  ...USER_COMMANDS,
 ];
 
 export const COMMANDS = new Map<string, CommandSpec>();

@@ -66,6 +66,13 @@ export interface CommandSpec {
   opQuery?: boolean;
   /** Answered by arbiters and routers too (hello, ping, …). */
   anyRole?: boolean;
+  /**
+   * What it needs of the user when authentication is on: nothing (the
+   * handshake, authentication), any authenticated user, user administration
+   * on its database, or (the default) read or write on its database for the
+   * commands marked `read`/`write` and a cluster role for the others.
+   */
+  auth?: 'none' | 'authenticated' | 'userAdmin' | 'cluster';
   run(ctx: CommandContext, cmd: Document): Promise<Document> | Document;
 }
 
