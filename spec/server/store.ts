@@ -82,7 +82,11 @@ export class CollectionData {
   constructor(
     readonly uuid: UUID,
     public options: CollectionOptions,
-  ) {}
+  ) {
+    // A clustered collection (clusteredIndex) is ordered by _id: its _id index is the clustered index.
+    const clustered = options.clusteredIndex as { name?: string } | undefined;
+    if (clustered) this.indexes = [{ name: clustered.name ?? '_id_', key: { _id: 1 }, clustered: true }];
+  }
 
   clone(): CollectionData {
     const copy = new CollectionData(this.uuid, this.options);

@@ -37,8 +37,9 @@ function isDocument(value: unknown): value is Document {
 
 /** An index as listIndexes and change events show it. */
 function indexDoc(spec: IndexSpec): Document {
-  const { key, name, v, ...options } = spec;
-  return { v: v ?? 2, key, name, ...options };
+  const { key, name, v, clustered, ...options } = spec;
+  // A clustered index is listed as unique and clustered, as mongod lists it.
+  return clustered ? { v: 2, key, name, unique: true, clustered: true } : { v: v ?? 2, key, name, ...options };
 }
 
 /** Removes a collection from the catalog, and its database with its last collection. */
@@ -88,7 +89,7 @@ function listCollections(ctx: CommandContext, cmd: Document): Promise<Document> 
         type: 'collection',
         options: { ...data.options },
         info: { readOnly: false, uuid: data.uuid },
-        idIndex: { v: 2, key: { _id: 1 }, name: '_id_' },
+        ...(data.options.clusteredIndex ? {} : { idIndex: { v: 2, key: { _id: 1 }, name: '_id_' } }),
       }]);
   const views: Array<[string, Document]> = [...(database?.views ?? new Map<string, ViewDefinition>()).entries()]
     .map(([name, view]) => [name, nameOnly ? { name, type: 'view' } : { name, type: 'view', options: { ...view }, info: { readOnly: true } }]);
@@ -187,12 +188,21 @@ function create(ctx: CommandContext, cmd: Document): Document {
   const coll = collectionName(cmd, ctx.db);
   checkFields(cmd, 'create', CREATE_FIELDS, { command: true });
   if (cmd.viewOn !== undefined || cmd.pipeline !== undefined) return createView(ctx, coll, cmd);
-  for (const unsupported of ['timeseries', 'clusteredIndex', 'encryptedFields'] as const) {
-    if (cmd[unsupported]) {
-      throw new CommandError('CommandNotSupported', `the wire test server does not support create with '${unsupported}'`);
-    }
+  if (cmd.timeseries !== undefined) {
+    throw new CommandError('CommandNotSupported',
+      "the wire test server does not support time series collections (create with 'timeseries'): mongod stores them as buckets in system.buckets.<name> behind a view, which it does not imitate");
+  }
+  if (cmd.encryptedFields !== undefined) {
+    throw new CommandError('CommandNotSupported', "the wire test server does not support queryable encryption (create with 'encryptedFields')");
   }
   const options: Document = truthy(cmd.capped) ? cappedOptions(cmd) : {};
+  const clustered = clusteredIndexOption(cmd);
+  if (clustered) {
+    options.clusteredIndex = clustered;
+    if (cmd.expireAfterSeconds !== undefined) options.expireAfterSeconds = cmd.expireAfterSeconds;
+  } else if (cmd.expireAfterSeconds !== undefined) {
+    throw new CommandError('InvalidOptions', "'expireAfterSeconds' requires clustering to be enabled");
+  }
   Object.assign(options, collectionOptions('create', cmd));
   if (cmd.collation !== undefined) options.collation = cmd.collation;
   if (ctx.transaction) {
@@ -226,6 +236,21 @@ function createView(ctx: CommandContext, name: string, cmd: Document): Document 
   if (cmd.collation !== undefined) definition.collation = cmd.collation as Document;
   database.views.set(name, definition);
   return {};
+}
+
+/** `clusteredIndex: { key: { _id: 1 }, unique: true, name? }`: a collection clustered by `_id` (MongoDB 5.3+). */
+function clusteredIndexOption(cmd: Document): Document | undefined {
+  const spec = cmd.clusteredIndex;
+  if (spec === undefined || spec === null || spec === false) return undefined;
+  if (!isDocument(spec)) throw new CommandError('TypeMismatch', "BSON field 'create.clusteredIndex' is the wrong type, expected types '[bool, object']");
+  checkFields(spec, 'create.clusteredIndex', { key: 'object', unique: 'bool', name: 'string', v: 'int64' }, { required: ['key', 'unique'] });
+  const key = spec.key as Document;
+  if (Object.keys(key).length !== 1 || toNumber(key._id) !== 1) {
+    throw new CommandError('InvalidIndexSpecificationOption', "The clusteredIndex option is only supported for key: {_id: 1}");
+  }
+  if (spec.unique !== true) throw new CommandError('InvalidIndexSpecificationOption', 'The clusteredIndex option requires unique: true');
+  if (truthy(cmd.capped)) throw new CommandError('BadValue', 'Cannot create a clustered collection that is capped');
+  return { v: 2, key: { _id: 1 }, name: (spec.name as string | undefined) ?? '_id_', unique: true };
 }
 
 /** `capped`, `size` (in bytes, rounded up to 256 as mongod does) and `max`; inserts evict the oldest documents. */
@@ -484,7 +509,7 @@ function dropIndexes(ctx: CommandContext, cmd: Document): Document {
   const index = cmd.index;
   let targets: IndexSpec[];
   if (index === '*') {
-    targets = data.indexes.filter((i) => i.name !== '_id_');
+    targets = data.indexes.filter((i) => i.name !== '_id_' && !i.clustered);
   } else if (typeof index === 'string' || Array.isArray(index)) {
     const names = typeof index === 'string' ? [index] : index;
     targets = names.map((name) => {
@@ -500,7 +525,8 @@ function dropIndexes(ctx: CommandContext, cmd: Document): Document {
   } else {
     throw new CommandError('TypeMismatch', `BSON field 'dropIndexes.index' is the wrong type, expected types '[string, object, array]'`);
   }
-  if (targets.some((i) => i.name === '_id_')) throw new CommandError('InvalidOptions', 'cannot drop _id index');
+  if (targets.some((i) => i.name === '_id_' && !i.clustered)) throw new CommandError('InvalidOptions', 'cannot drop _id index');
+  if (targets.some((i) => i.clustered)) throw new CommandError('InvalidOptions', 'cannot drop a clustered index');
   const nIndexesWas = data.indexes.length;
   for (const spec of targets) data.dropIndex(spec.name);
   ctx.store.record(targets.map((spec) => ({
