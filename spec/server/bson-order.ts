@@ -14,7 +14,7 @@ import type { Binary, Document, ObjectId, Timestamp } from 'bson';
 import { compareNumbers, numKind } from './numbers';
 
 /** mongod's `canonicalizeBSONType` of a value. */
-export function canonicalType(v: unknown): number {
+function canonicalType(v: unknown): number {
   if (v === undefined) return 0;
   if (v === null) return 5;
   switch (typeof v) {

@@ -38,7 +38,7 @@ export interface ReplicaSetOptions extends StoreOptions {
 }
 
 /** A user a replica set started with. */
-export interface InitialUser {
+interface InitialUser {
   user: string;
   pwd: string;
   /** The user's database (default `admin`). */

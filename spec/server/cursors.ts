@@ -8,7 +8,7 @@ import { CommandError } from './errors';
 
 /** Replies stay under mongod's 16 MiB batch limit. */
 const MAX_BATCH_BYTES = 16 * 1024 * 1024 - 16 * 1024;
-export const DEFAULT_FIRST_BATCH = 101;
+const DEFAULT_FIRST_BATCH = 101;
 
 export interface Batch {
   docs: Document[];

@@ -179,10 +179,6 @@ export function errorReply(code: number, message: string, labels: string[] = [])
   return reply;
 }
 
-export function badValue(message: string): CommandError {
-  return new CommandError('BadValue', message);
-}
-
 export function typeMismatch(field: string, expected: string, value: unknown): CommandError {
   return new CommandError(
     'TypeMismatch',

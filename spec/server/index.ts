@@ -3,6 +3,6 @@
  * set for specs, demos and benchmarks where no mongod can be had. A test
  * double, never a product feature.
  */
-export { ReplicaSet, type InitialUser, type ReplicaSetOptions } from './cluster';
+export { ReplicaSet, type ReplicaSetOptions } from './cluster';
 export { Member, type Role } from './member';
 export { Store } from './store';

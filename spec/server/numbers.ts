@@ -48,7 +48,7 @@ export function numKind(v: unknown): NumKind | undefined {
 }
 
 /** A double in the server's form. */
-export function double(n: number): number | Double {
+function double(n: number): number | Double {
   return isInt32Number(n) ? new Double(n) : n;
 }
 

@@ -135,7 +135,7 @@ export function sortSpec(sort: Document | undefined): Document | undefined {
   return sort;
 }
 
-export function mingoOptions(options: EvalOptions): Partial<Options> {
+function mingoOptions(options: EvalOptions): Partial<Options> {
   return {
     context: MONGOD_CONTEXT,
     variables: letVariables(options.let),

@@ -24,7 +24,7 @@ function lockKey(m: Mutation): string {
 }
 
 /** A write outside a transaction hit a document an open transaction holds. */
-export class LockConflict extends CommandError {
+class LockConflict extends CommandError {
   constructor(readonly holder: Transaction) {
     super('WriteConflict', WRITE_CONFLICT_MESSAGE);
   }

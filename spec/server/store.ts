@@ -58,7 +58,6 @@ export interface OplogEntry {
   imagesRecorded?: boolean;
 }
 
-export type { UpdateDescription } from './update-description';
 
 export interface IndexSpec {
   name: string;

@@ -5,14 +5,14 @@
 import { BSON, type Document } from 'bson';
 import { fromWire } from './values';
 
-export const OP_REPLY = 1;
+const OP_REPLY = 1;
 export const OP_QUERY = 2004;
-export const OP_COMPRESSED = 2012;
+const OP_COMPRESSED = 2012;
 export const OP_MSG = 2013;
 
-export const MSG_CHECKSUM_PRESENT = 1 << 0;
-export const MSG_MORE_TO_COME = 1 << 1;
-export const MSG_EXHAUST_ALLOWED = 1 << 16;
+const MSG_CHECKSUM_PRESENT = 1 << 0;
+const MSG_MORE_TO_COME = 1 << 1;
+const MSG_EXHAUST_ALLOWED = 1 << 16;
 /** Bits a server must understand; any other bit in 0–15 makes the message invalid. */
 const MSG_KNOWN_REQUIRED_BITS = MSG_CHECKSUM_PRESENT | MSG_MORE_TO_COME;
 

@@ -14,7 +14,7 @@ import { UUID, type Document } from 'bson';
 import { CommandError } from '../errors';
 import { MECHANISMS, deriveCredential, type Mechanism, type ScramCredential } from './scram';
 
-export interface Role {
+interface Role {
   role: string;
   db: string;
 }

@@ -9,11 +9,11 @@ import { refuseView } from '../views';
 import { parseToken, type TokenData } from './token';
 
 /** What a stream watches: one collection, one database, or every database but the internal ones. */
-export type Level = 'collection' | 'database' | 'cluster';
+type Level = 'collection' | 'database' | 'cluster';
 /** `fullDocument`: what update events carry as the document after the change. */
-export type FullDocumentMode = 'default' | 'updateLookup' | 'whenAvailable' | 'required';
+type FullDocumentMode = 'default' | 'updateLookup' | 'whenAvailable' | 'required';
 /** `fullDocumentBeforeChange`: whether update, replace and delete events carry the pre-image. */
-export type BeforeChangeMode = 'off' | 'whenAvailable' | 'required';
+type BeforeChangeMode = 'off' | 'whenAvailable' | 'required';
 
 /** A parsed `$changeStream` stage with the pipeline after it. */
 export interface StreamSpec {

@@ -8,7 +8,7 @@ import { checkFields, type FieldType } from './args';
 import type { CommandContext } from './types';
 import { isDocument } from './statements';
 
-export const CURRENT_OP_OPTIONS: Record<string, FieldType> = {
+const CURRENT_OP_OPTIONS: Record<string, FieldType> = {
   allUsers: 'bool', idleConnections: 'bool', idleCursors: 'bool', idleSessions: 'bool', localOps: 'bool',
   backtrace: 'bool', truncateOps: 'bool', targetAllNodes: 'bool',
 };

@@ -18,7 +18,7 @@ import { isDocument } from './statements';
 import type { CommandContext } from './types';
 
 /** mongod's session owner id: the SHA-256 of the user name. */
-export function sessionUid(user = ''): Binary {
+function sessionUid(user = ''): Binary {
   return new Binary(createHash('sha256').update(user).digest());
 }
 

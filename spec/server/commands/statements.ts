@@ -18,7 +18,7 @@ import type { FieldType } from './args';
 import type { CommandContext } from './types';
 
 /** mongod's `maxWriteBatchSize`. */
-export const MAX_WRITE_BATCH = 100_000;
+const MAX_WRITE_BATCH = 100_000;
 
 export interface Namespace {
   db: string;
@@ -194,7 +194,7 @@ export function insertDocument(ctx: CommandContext, ns: Namespace, raw: Document
 }
 
 /** A capped collection over its `max` documents or `size` bytes loses its oldest documents. */
-export function evictCapped(ctx: CommandContext, ns: Namespace): void {
+function evictCapped(ctx: CommandContext, ns: Namespace): void {
   const data = ctx.view.collection(ns.db, ns.coll);
   if (!data?.options.capped) return;
   const max = typeof data.options.max === 'number' ? data.options.max : Infinity;
