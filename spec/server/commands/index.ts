@@ -8,6 +8,7 @@ import { AGGREGATE_COMMANDS } from './aggregate';
 import { BULK_WRITE_COMMANDS } from './bulk-write';
 import { DDL_COMMANDS } from './ddl';
 import { EXPLAIN_COMMANDS } from './explain';
+import { INDEX_COMMANDS } from './indexes';
 import { USER_COMMANDS } from './users';
 import { HELLO_COMMANDS } from './hello';
 import { READ_COMMANDS } from './reads';
@@ -22,6 +23,7 @@ const ALL: CommandSpec[] = [
   ...READ_COMMANDS,
   ...AGGREGATE_COMMANDS,
   ...DDL_COMMANDS,
+  ...INDEX_COMMANDS,
   ...EXPLAIN_COMMANDS,
   ...USER_COMMANDS,
 ];
