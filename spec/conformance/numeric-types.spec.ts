@@ -55,6 +55,16 @@ describe('numeric types', () => {
     expect(error.code).toBe(2);
   });
 
+  it('compares an int64 beyond 2^53 with other numbers by value', async () => {
+    const big = Long.fromString('1152921504606846977'); // 2^60 + 1, more than a double holds
+    const coll = await scratch.fresh([{ _id: 1, v: big }, { _id: 2, v: 5 }, { _id: 3, v: Long.fromString('1152921504606846976') }]);
+    const ids = async (filter: Document) => (await coll.find(filter).toArray()).map((d) => d._id).sort();
+    expect(await ids({ v: { $gt: 1e18 } })).toEqual([1, 3]);
+    expect(await ids({ v: { $lt: big } })).toEqual([2, 3]);
+    expect(await ids({ v: 2 ** 60 })).toEqual([3]);
+    expect(await ids({ v: { $in: [big, 5] } })).toEqual([1, 2]);
+  });
+
   it('sorts across types by value', async () => {
     const coll = await scratch.fresh([
       { _id: 1, v: Long.fromNumber(3) },

@@ -84,6 +84,21 @@ class LongKey extends OrderKey {}
 
 const LONG_OFFSET = 2n ** 63n;
 
+/**
+ * The number a value mingo sees stands for: a JS number as is, the int64 a
+ * {@link LongKey} wraps; undefined for anything else. mingo keeps a LongKey
+ * apart from numbers, so comparisons across them go through this.
+ */
+export function numericValue(v: unknown): unknown {
+  if (typeof v === 'number') return v;
+  return v instanceof LongKey ? v.original : undefined;
+}
+
+/** Whether a value (or an element of it) is an int64 beyond a double's precision. */
+export function holdsLongKey(v: unknown): boolean {
+  return v instanceof LongKey || (Array.isArray(v) && v.some(holdsLongKey));
+}
+
 /** The document (or subdocument) each copy made by {@link forMingo} was made from. */
 const ORIGINALS = new WeakMap<object, object>();
 
