@@ -1,7 +1,8 @@
 /**
  * The wire test server as its own process (`npm run test-server`): the
  * connection string on the first stdout line, a set the stock driver
- * discovers whole, usage errors with exit code 2, a clean exit on SIGTERM.
+ * discovers whole, usage errors with exit code 2, a clean exit on SIGTERM,
+ * authentication on with `--user`.
  * Only meaningful for the wire backend's own server, hence the gate.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
@@ -98,6 +99,7 @@ describeWith(['topologyControl'], 'npm run test-server (spec/server/cli.ts)', ()
     [['--members', '0']],
     [['--port', '70000']],
     [['--history-size', '-5']],
+    [['--user', 'nopassword']],
     [['positional']],
   ])('refuses %j with a usage message and exit code 2', async (args) => {
     const { code, stderr, stdout } = await exitOf(run([...args]));
@@ -106,10 +108,34 @@ describeWith(['topologyControl'], 'npm run test-server (spec/server/cli.ts)', ()
     expect(stdout).toBe('');
   });
 
+  it('--user starts the set with authentication on and that user as root', async () => {
+    const child = run(['--members', '1', '--port', '0', '--user', 'admin:s3cret']);
+    const exited = exitOf(child);
+    try {
+      const [uri, human] = await firstLines(child);
+      expect(human).toContain('authentication required');
+      const anonymous = new MongoClient(uri, { serverSelectionTimeoutMS: 10_000 });
+      const admin = new MongoClient(uri, { serverSelectionTimeoutMS: 10_000, auth: { username: 'admin', password: 's3cret' } });
+      try {
+        const refused = await anonymous.db('cli').collection('c').findOne({}).catch((e: unknown) => e);
+        expect(refused).toMatchObject({ code: 13 });
+        await admin.db('cli').collection('c').insertOne({ ok: true });
+        expect(await admin.db('cli').collection('c').countDocuments()).toBe(1);
+      } finally {
+        await anonymous.close();
+        await admin.close();
+      }
+    } finally {
+      child.kill('SIGTERM');
+    }
+    expect((await exited).code).toBe(0);
+  });
+
   it('prints the usage for --help and exits 0', async () => {
     const { code, stdout } = await exitOf(run(['--help']));
     expect(code).toBe(0);
     expect(stdout).toContain('--members');
     expect(stdout).toContain('--history-size');
+    expect(stdout).toContain('--auth');
   });
 });

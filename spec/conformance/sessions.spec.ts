@@ -3,7 +3,7 @@
  * uncommitted writes are seen by itself and by no other session; killing a
  * session aborts its transaction; causal consistency carries operationTime.
  */
-import { MongoClient, type ClientSession, type Document } from 'mongodb';
+import { MongoClient, type ClientSession } from 'mongodb';
 import { driverClient, uniqueDbName } from '../support/backend';
 
 /** Documents with the plain `_id`s these specs use. */

@@ -8,7 +8,7 @@ import { BSON, type Document } from 'bson';
 import { crc32c } from '../server/wire';
 
 export const OP_REPLY = 1;
-export const OP_QUERY = 2004;
+const OP_QUERY = 2004;
 export const OP_MSG = 2013;
 export const CHECKSUM_PRESENT = 1;
 export const MORE_TO_COME = 2;
@@ -196,7 +196,7 @@ function parseReply(message: Buffer): Reply {
   return { requestId, responseTo, opCode, flags, doc: BSON.deserialize(message.subarray(21, 21 + size)) };
 }
 
-export function splitAddress(address: string): [string, number] {
+function splitAddress(address: string): [string, number] {
   const at = address.lastIndexOf(':');
   return [address.slice(0, at), Number(address.slice(at + 1))];
 }

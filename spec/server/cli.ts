@@ -25,6 +25,9 @@ Options:
   --mongos             answer as mongos routers (msg: 'isdbgrid') instead of a replica set
   --set-name <name>    replica set name (default rs0)
   --history-size <n>   change-stream history kept, in oplog entries (default 100000)
+  --auth               require authentication (SCRAM-SHA-256/SHA-1), as mongod --auth;
+                       without --user, a client on localhost may create the first user
+  --user <name:pwd>    a user with the root role on admin (repeatable; implies --auth)
   --help               print this help and exit
 `;
 
@@ -46,6 +49,8 @@ function parseCli(argv: string[]): ReplicaSetOptions | 'help' {
         mongos: { type: 'boolean' },
         'set-name': { type: 'string' },
         'history-size': { type: 'string' },
+        auth: { type: 'boolean' },
+        user: { type: 'string', multiple: true },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -66,7 +71,13 @@ function parseCli(argv: string[]): ReplicaSetOptions | 'help' {
   const historySize = values['history-size'] === undefined
     ? undefined
     : integer(values['history-size'], '--history-size', 1, Number.MAX_SAFE_INTEGER);
-  return { members, port, host, setName, arbiter: values.arbiter ?? false, mongos: values.mongos ?? false, historySize };
+  const users = (values.user ?? []).map((spec) => {
+    const colon = spec.indexOf(':');
+    if (colon <= 0 || colon === spec.length - 1) throw new UsageError(`--user takes name:password, got '${spec}'`);
+    return { user: spec.slice(0, colon), pwd: spec.slice(colon + 1) };
+  });
+  const auth = values.auth || users.length > 0 ? { users } : undefined;
+  return { members, port, host, setName, arbiter: values.arbiter ?? false, mongos: values.mongos ?? false, historySize, auth };
 }
 
 function integer(text: string, flag: string, min: number, max: number): number {
@@ -109,7 +120,7 @@ async function main(): Promise<void> {
   const kind = rs.mongos
     ? `${rs.members.length} mongos router(s)`
     : `replica set ${rs.setName}: primary ${rs.primary?.address}, ${rs.members.length - 1} other member(s)` +
-      (options.arbiter ? ' including an arbiter' : '');
+      (options.arbiter ? ' including an arbiter' : '') + (rs.auth ? '; authentication required' : '');
   process.stdout.write(`${rs.uri}\n`);
   process.stdout.write(`rxmongo wire test server (a test double, not MongoDB) — ${kind}. Ctrl+C stops it.\n`);
 }

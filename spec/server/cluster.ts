@@ -6,7 +6,10 @@
  */
 import { EventEmitter } from 'node:events';
 import { ObjectId, type Document } from 'bson';
+import { ClusterTimeKeys } from './auth/cluster-time';
+import { UserStore } from './auth/users';
 import { Member, type Role } from './member';
+import { sessionsCollection } from './commands/session-listing';
 import { oplogCollection } from './oplog-view';
 import { SessionRegistry } from './sessions';
 import { Store, type StoreOptions } from './store';
@@ -24,6 +27,24 @@ export interface ReplicaSetOptions extends StoreOptions {
   port?: number;
   /** Host name members announce (default `127.0.0.1`). */
   host?: string;
+  /**
+   * Authentication on, as `mongod --auth`: clients must authenticate (SCRAM)
+   * before anything but the handshake, `$clusterTime` is signed, and these
+   * users exist from the start (default role: root on admin; default
+   * database: admin). With no users, a client on localhost may create the
+   * first one (mongod's localhost exception).
+   */
+  auth?: { users?: InitialUser[] };
+}
+
+/** A user a replica set started with. */
+interface InitialUser {
+  user: string;
+  pwd: string;
+  /** The user's database (default `admin`). */
+  db?: string;
+  /** Role names on `db`, or `{ role, db }` (default root on admin). */
+  roles?: Array<string | { role: string; db: string }>;
 }
 
 export class ReplicaSet extends EventEmitter {
@@ -32,6 +53,10 @@ export class ReplicaSet extends EventEmitter {
   readonly setName: string;
   readonly mongos: boolean;
   readonly host: string;
+  /** Clients must authenticate (`auth` option). */
+  readonly auth: boolean;
+  readonly users = new UserStore();
+  readonly clusterKeys: ClusterTimeKeys;
   private readonly list: Member[] = [];
   private electionCounter = 0;
   electionId = ReplicaSet.electionIdFor(0);
@@ -43,9 +68,15 @@ export class ReplicaSet extends EventEmitter {
     this.setMaxListeners(0);
     this.store = new Store(options);
     this.store.systemCollections.set('local.oplog.rs', oplogCollection);
+    this.store.systemCollections.set('config.system.sessions', () => sessionsCollection(this.sessions));
     this.setName = options.setName ?? 'rs0';
     this.mongos = options.mongos ?? false;
     this.host = options.host ?? '127.0.0.1';
+    this.auth = options.auth !== undefined;
+    this.clusterKeys = new ClusterTimeKeys(this.auth);
+    for (const u of options.auth?.users ?? []) {
+      this.users.create(u.user, u.db ?? 'admin', u.pwd, u.roles ?? [{ role: 'root', db: 'admin' }]);
+    }
   }
 
   /** Starts the members and elects the first data member primary. */
@@ -96,7 +127,8 @@ export class ReplicaSet extends EventEmitter {
 
   /** Responding secondaries that could take over from the primary. */
   get electable(): Member[] {
-    return this.list.filter((m) => m.role === 'secondary' && m.responding);
+    const now = Date.now();
+    return this.list.filter((m) => m.role === 'secondary' && m.responding && m.frozenUntil <= now);
   }
 
   /**

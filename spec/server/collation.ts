@@ -11,12 +11,18 @@
  *
  * Limits: `backwards`, `maxVariable` and `normalization` are accepted and
  * ignored; `$group`, `distinct` and unique indexes stay binary.
+ *
+ * The same operators also compare an int64 beyond a double's precision
+ * with other numbers by value, which mingo cannot (values.ts wraps such an
+ * int64 so that it orders exactly among int64s).
  */
 import type { Document } from 'bson';
 import * as mingoQuery from 'mingo/operators/query';
 import type { Options } from 'mingo/types';
 import { compare, isEqual, resolve } from 'mingo/util';
 import { CommandError } from './errors';
+import { compareNumbers } from './numbers';
+import { holdsLongKey, numericValue } from './values';
 
 const SENSITIVITY: Record<number, Intl.CollatorOptions['sensitivity']> = { 1: 'base', 2: 'accent', 3: 'variant', 4: 'variant', 5: 'variant' };
 const collators = new Map<string, Intl.Collator | undefined>();
@@ -61,16 +67,27 @@ function collatorFor(collation: unknown): Intl.Collator | undefined {
   return collators.get(key);
 }
 
-type Predicate = (a: unknown, b: unknown, collator: Intl.Collator) => boolean;
+type Predicate = (a: unknown, b: unknown, collator: Intl.Collator | undefined) => boolean;
 type QueryOperator = (selector: string, value: unknown, options: Options) => (doc: unknown) => boolean;
 
-/** Compares two values: strings by the collator, anything else as mingo orders it. */
-function order(a: unknown, b: unknown, collator: Intl.Collator): number {
-  return typeof a === 'string' && typeof b === 'string' ? collator.compare(a, b) : compare(a as never, b as never);
+/** Both values are numbers as mongod compares them (an int64 beyond 2^53 included): their numeric values. */
+function numbers(a: unknown, b: unknown): [unknown, unknown] | undefined {
+  const x = numericValue(a);
+  const y = numericValue(b);
+  return x !== undefined && y !== undefined ? [x, y] : undefined;
 }
 
-function same(a: unknown, b: unknown, collator: Intl.Collator): boolean {
-  if (typeof a === 'string' && typeof b === 'string') return collator.compare(a, b) === 0;
+/** Compares two values: numbers exactly across types, strings by the collator, anything else as mingo orders it. */
+function order(a: unknown, b: unknown, collator: Intl.Collator | undefined): number {
+  const n = numbers(a, b);
+  if (n) return compareNumbers(n[0], n[1]);
+  return collator && typeof a === 'string' && typeof b === 'string' ? collator.compare(a, b) : compare(a as never, b as never);
+}
+
+function same(a: unknown, b: unknown, collator: Intl.Collator | undefined): boolean {
+  const n = numbers(a, b);
+  if (n) return compareNumbers(n[0], n[1]) === 0;
+  if (collator && typeof a === 'string' && typeof b === 'string') return collator.compare(a, b) === 0;
   return isEqual(a as never, b as never);
 }
 
@@ -79,7 +96,7 @@ function anyValue(value: unknown, test: (v: unknown) => boolean): boolean {
   return test(value) || (Array.isArray(value) && value.some(test));
 }
 
-const sameType = (a: unknown, b: unknown) => typeof a === typeof b;
+const sameType = (a: unknown, b: unknown) => typeof a === typeof b || numbers(a, b) !== undefined;
 
 const PREDICATES: Record<string, Predicate> = {
   $eq: (a, b, c) => anyValue(a, (v) => same(v, b, c)) || (a == null && b === null),
@@ -92,14 +109,20 @@ const PREDICATES: Record<string, Predicate> = {
   $lte: (a, b, c) => anyValue(a, (v) => sameType(v, b) && order(v, b, c) <= 0),
 };
 
-/** The comparison query operators, collation-aware; mingo's own when a query has no collation. */
+/**
+ * The comparison query operators, collation-aware, and comparing an int64
+ * beyond 2^53 with other numbers by value (mingo keeps it apart); mingo's
+ * own when neither applies.
+ */
 export const COLLATED_QUERY_OPERATORS: Record<string, QueryOperator> = Object.fromEntries(
   Object.entries(PREDICATES).map(([name, predicate]) => {
     const original = (mingoQuery as unknown as Record<string, QueryOperator>)[name];
     const operator: QueryOperator = (selector, value, options) => {
       const collator = collatorFor(options.collation);
-      if (!collator) return original(selector, value, options);
-      return (doc) => predicate(resolve(doc as Document, selector, { unwrapArray: true }), value, collator);
+      const ours = (doc: unknown) => predicate(resolve(doc as Document, selector, { unwrapArray: true }), value, collator);
+      if (collator || holdsLongKey(value)) return ours;
+      const theirs = original(selector, value, options);
+      return (doc) => (holdsLongKey(resolve(doc as Document, selector, { unwrapArray: true })) ? ours(doc) : theirs(doc));
     };
     return [name, operator];
   }),

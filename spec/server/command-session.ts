@@ -21,7 +21,7 @@ export function beginCommand(ctx: CommandContext, spec: CommandSpec, cmd: Docume
     if (cmd.txnNumber !== undefined) throw new CommandError('InvalidOptions', 'Transaction number requires a session ID to also be specified');
     return { retryableWrite: false };
   }
-  const session = ctx.rs.sessions.get(lsid);
+  const session = ctx.rs.sessions.get(lsid, ctx.connection.user);
   ctx.session = session;
   if (cmd.txnNumber === undefined) {
     if (cmd.autocommit !== undefined || cmd.startTransaction !== undefined) {
@@ -74,7 +74,8 @@ function transactionFor(
     session.transaction?.abort();
     session.statements.clear();
     session.txnNumber = txnNumber;
-    session.transaction = new Transaction(ctx.store, ctx.rs.sessions, session.lsid, txnNumber);
+    const lifetimeMs = ctx.member.parameters.number('transactionLifetimeLimitSeconds') * 1000;
+    session.transaction = new Transaction(ctx.store, ctx.rs.sessions, session.lsid, txnNumber, lifetimeMs);
   } else if (cmd.startTransaction !== undefined) {
     throw new CommandError('InvalidOptions', "'startTransaction' may only be true");
   }

@@ -8,6 +8,7 @@
  * never left waiting.
  */
 import type { Socket } from 'node:net';
+import type { ScramConversation } from './auth/scram';
 import type { Document } from 'bson';
 import { dispatch } from './dispatch';
 import { errorReply } from './errors';
@@ -28,6 +29,10 @@ import {
 export class Connection {
   /** The driver's `appName`, from the handshake; `failCommand` can target it. */
   appName?: string;
+  /** The authenticated user (`name@db`), once SCRAM authentication succeeded. */
+  user?: string;
+  /** A SCRAM conversation between saslStart and saslContinue. */
+  sasl?: { conversation: ScramConversation; user: string; db: string };
   private pending: Buffer[] = [];
   private pendingBytes = 0;
   private queue: Promise<void> = Promise.resolve();

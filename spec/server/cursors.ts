@@ -8,7 +8,7 @@ import { CommandError } from './errors';
 
 /** Replies stay under mongod's 16 MiB batch limit. */
 const MAX_BATCH_BYTES = 16 * 1024 * 1024 - 16 * 1024;
-export const DEFAULT_FIRST_BATCH = 101;
+const DEFAULT_FIRST_BATCH = 101;
 
 export interface Batch {
   docs: Document[];
@@ -20,7 +20,8 @@ export interface Batch {
 
 /** A cursor kind: a query result, or a tailable change stream. */
 export interface CursorSource {
-  next(batchSize: number | undefined, maxTimeMS: number | undefined): Promise<Batch> | Batch;
+  /** The next batch; a source that waits for data stops waiting when `signal` aborts (killOp). */
+  next(batchSize: number | undefined, maxTimeMS: number | undefined, signal?: AbortSignal): Promise<Batch> | Batch;
   close?(): void;
 }
 
@@ -81,7 +82,13 @@ export class CursorRegistry {
    * Serves a getMore. A client that disconnects while its getMore waits
    * (awaitData) interrupts it and the cursor goes with it, as in mongod.
    */
-  async getMore(cmd: Document, db: string, client?: { socket: Socket }, afterCheckout?: (ns: string) => void): Promise<Document> {
+  async getMore(
+    cmd: Document,
+    db: string,
+    client?: { socket: Socket },
+    afterCheckout?: (ns: string) => void,
+    signal?: AbortSignal,
+  ): Promise<Document> {
     const raw = cmd.getMore;
     if (!Long.isLong(raw) && typeof raw !== 'number' && typeof raw !== 'bigint') {
       throw new CommandError('TypeMismatch', "Field 'getMore' must be of type long in: getMore");
@@ -106,7 +113,7 @@ export class CursorRegistry {
     cursor.pinned = true;
     try {
       afterCheckout?.(cursor.ns);
-      batch = await cursor.source.next(batchSize, maxTimeMS);
+      batch = await cursor.source.next(batchSize, maxTimeMS, signal);
     } catch (err) {
       // As in mongod, a getMore that fails takes its cursor with it.
       this.kill(key);

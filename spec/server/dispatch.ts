@@ -4,7 +4,8 @@
  * every reply carries. The dispatcher knows no command by name: what sets
  * one apart is a property of its row in the command table (commands/types.ts).
  */
-import { Binary, Long, type Document } from 'bson';
+import { Long, type Document } from 'bson';
+import { authorize } from './auth/authorize';
 import { COMMANDS } from './commands';
 import { secondaryRule, type CommandContext, type CommandSpec } from './commands/types';
 import { beginCommand, endCommand } from './command-session';
@@ -15,6 +16,7 @@ import { blockTime } from './fail-points';
 import { StatementView, type Transaction } from './sessions';
 import { beginSnapshotRead, endSnapshotRead } from './snapshot-reads';
 import { awaitWriteConcern } from './write-concern';
+import type { RunningOperation } from './operations';
 import { OP_MSG, OP_QUERY, type Request } from './wire';
 
 /** mongod's RetriableError category: after these a retryable write or read may be tried again. */
@@ -33,7 +35,7 @@ export async function dispatch(connection: Connection, request: Request): Promis
   const reply = await run(connection, request, name, spec);
   if (reply === undefined) return undefined;
   if (member.role !== 'arbiter') {
-    reply.$clusterTime = clusterTimeDoc(member.rs.store.clusterTime);
+    reply.$clusterTime = member.rs.clusterKeys.sign(member.rs.store.clusterTime);
     if (reply.operationTime === undefined) reply.operationTime = member.rs.store.clusterTime;
   }
   return reply;
@@ -57,6 +59,23 @@ async function run(
   }
   if (!spec) return new CommandError('CommandNotFound', `no such command: '${name}'`).toReply();
 
+  const operation = member.operations.start(connection, request.db, cmd);
+  try {
+    return await runCommand(connection, request, name, spec, operation);
+  } finally {
+    member.operations.end(operation);
+  }
+}
+
+async function runCommand(
+  connection: Connection,
+  request: Request,
+  name: string,
+  spec: CommandSpec,
+  operation: RunningOperation,
+): Promise<Document | undefined> {
+  const { member } = connection;
+  const cmd = request.command;
   const names = { name: spec.name, names: [spec.name, ...(spec.aliases ?? [])] };
   const ns = `${request.db}.${typeof cmd[name] === 'string' ? cmd[name] : '$cmd'}`;
   // Known before the command runs: a getMore that fails takes its cursor with it.
@@ -70,10 +89,13 @@ async function run(
       request,
       db: request.db,
       view: new StatementView(member.rs.store, member.rs.sessions),
+      operation,
     };
     let reply: Document;
     try {
       checkRole(ctx, spec, cmd);
+      member.rs.clusterKeys.validate(cmd.$clusterTime, member.rs.store.clusterTime);
+      authorize(ctx, spec, cmd);
       if (spec.adminOnly && ctx.db !== 'admin') {
         throw new CommandError('Unauthorized', `${name} may only be run against the admin database.`);
       }
@@ -96,8 +118,10 @@ async function run(
       reply = { ok: 1, ...(await spec.run(ctx, cmd)) };
       if (snapshotTime) endSnapshotRead(reply, snapshotTime);
     } catch (err) {
-      if (!(err instanceof CommandError)) throw err;
-      reply = err.toReply();
+      // Anything but a CommandError is a bug of the test server: mongod's InternalError, with the cause.
+      reply = err instanceof CommandError
+        ? err.toReply()
+        : errorReply(CODES.InternalError, `the wire test server failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
     }
     const blockedBy = ctx.view instanceof StatementView && ctx.view.writes === 0 ? ctx.view.blockedBy : undefined;
     if (blockedBy) {
@@ -204,10 +228,6 @@ function waitFor(txn: Transaction, maxTimeMS: unknown): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
   const expired = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
   return Promise.race([txn.finished.then(() => true), expired]).finally(() => clearTimeout(timer));
-}
-
-export function clusterTimeDoc(clusterTime: unknown): Document {
-  return { clusterTime, signature: { hash: new Binary(Buffer.alloc(20)), keyId: Long.ZERO } };
 }
 
 function sleep(ms: number): Promise<void> {

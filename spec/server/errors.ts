@@ -3,6 +3,7 @@
  * plus error labels where mongod adds them.
  */
 import type { Document } from 'bson';
+import { isInt32Number } from './numbers';
 
 export const CODES = {
   InternalError: 1,
@@ -71,6 +72,15 @@ export const CODES = {
   IllegalOpMsgFlag: 223,
   RetryChangeStream: 234,
   CursorKilled: 237,
+  Interrupted: 11601,
+  AuthenticationFailed: 18,
+  UserNotFound: 11,
+  RoleNotFound: 31,
+  MechanismUnavailable: 334,
+  TimeProofMismatch: 204,
+  KeyNotFound: 211,
+  Location51003: 51003,
+  NotSecondary: 95,
   ClientDisconnect: 279,
   ChecksumMismatch: 288,
   SocketException: 9001,
@@ -103,6 +113,10 @@ export const CODES = {
   NotSingleValueField: 54,
   CannotCreateIndex: 67,
   CommandNotSupported: 115,
+  CommandNotSupportedOnView: 166,
+  OptionNotSupportedOnView: 167,
+  GraphContainsCycle: 5,
+  ViewDepthLimitExceeded: 149,
   InvalidIndexSpecificationOption: 197,
   Location13113: 13113,
   Location15956: 15956,
@@ -118,6 +132,10 @@ export const CODES = {
   Location16610: 16610,
   Location16611: 16611,
   Location28680: 28680,
+  Location16870: 16870,
+  Location15983: 15983,
+  Location40228: 40228,
+  Location17276: 17276,
 } as const;
 
 export type CodeName = keyof typeof CODES;
@@ -161,10 +179,6 @@ export function errorReply(code: number, message: string, labels: string[] = [])
   return reply;
 }
 
-export function badValue(message: string): CommandError {
-  return new CommandError('BadValue', message);
-}
-
 export function typeMismatch(field: string, expected: string, value: unknown): CommandError {
   return new CommandError(
     'TypeMismatch',
@@ -178,10 +192,11 @@ export function bsonTypeName(value: unknown): string {
   if (Array.isArray(value)) return 'array';
   if (typeof value === 'string') return 'string';
   if (typeof value === 'boolean') return 'bool';
-  if (typeof value === 'number') return Number.isInteger(value) ? 'int' : 'double';
+  if (typeof value === 'number') return isInt32Number(value) ? 'int' : 'double';
   if (value instanceof Date) return 'date';
   if (value instanceof RegExp) return 'regex';
   const bsontype = (value as { _bsontype?: string })._bsontype;
+  if (bsontype === 'Code' && (value as { scope?: unknown }).scope) return 'javascriptWithScope';
   if (bsontype) return BSON_TYPE_NAMES[bsontype] ?? bsontype.toLowerCase();
   return 'object';
 }

@@ -8,6 +8,8 @@ import type { ReplicaSet } from './cluster';
 import { Connection } from './connection';
 import { CursorRegistry } from './cursors';
 import { FailPoints } from './fail-points';
+import { OperationRegistry } from './operations';
+import { ServerParameters } from './parameters';
 
 export type Role = 'primary' | 'secondary' | 'arbiter' | 'mongos';
 
@@ -19,6 +21,11 @@ export class Member {
   topologyVersionCounter = 0n;
   readonly cursors = new CursorRegistry();
   readonly failPoints = new FailPoints();
+  readonly operations = new OperationRegistry();
+  /** `replSetFreeze` (or a stepdown) keeps this member from being elected until then (epoch ms). */
+  frozenUntil = 0;
+  /** Server parameters (`getParameter`, `setParameter`). */
+  readonly parameters = new ServerParameters();
   readonly connections = new Set<Connection>();
   private server?: Server;
   private port = 0;

@@ -13,6 +13,13 @@
  *   arithmetic does. A BigInt leaving mingo becomes a BSON Long (values.ts).
  * - Collation: mingo applies it to `$sort` only; the comparison query
  *   operators here compare strings by the query's collation (collation.ts).
+ * - `$addFields`/`$set` with a dotted path through an array: mongod sets
+ *   the field in every element; mingo leaves the array (add-fields.ts).
+ * - `$jsonSchema`: mingo leaves it to a validator the caller supplies;
+ *   here it is evaluated on BSON types (json-schema.ts).
+ * - `$type` (query and expression): mingo names the type of a JS number by its value
+ *   (`1.0` is an int), while mongod keeps int32, int64, double and decimal
+ *   apart; here it reads the stored value (type-operator.ts).
  */
 import { Context } from 'mingo/core';
 import * as accumulator from 'mingo/operators/accumulator';
@@ -23,10 +30,13 @@ import * as query from 'mingo/operators/query';
 import * as window from 'mingo/operators/window';
 import { evalExpr } from 'mingo/core';
 import type { Options } from 'mingo/types';
+import { $addFields } from './add-fields';
 import { COLLATED_QUERY_OPERATORS } from './collation';
 import { CommandError } from './errors';
 import { hashedIndexKey } from './hashed-index-key';
-import { fromMingo } from './values';
+import { compileSchema } from './json-schema';
+import { $type, $typeExpression } from './type-operator';
+import { fromMingo, originalOf } from './values';
 
 type Expression = (obj: unknown, expr: unknown, options: Options) => unknown;
 
@@ -60,6 +70,12 @@ const $mod: Expression = (obj, expr, options) => {
   return int64Result(a % b);
 };
 
+/** `$jsonSchema` in a query or validator, on the stored BSON types (json-schema.ts). */
+const $jsonSchema = (_selector: string, schema: unknown, _options?: unknown) => {
+  const check = compileSchema(schema);
+  return (doc: unknown) => check(doc !== null && typeof doc === 'object' ? originalOf(doc) : doc) === undefined;
+};
+
 const $toLong: Expression = (obj, expr, options) => {
   const n = evalExpr(obj, expr, options);
   return typeof n === 'bigint' ? n : (expression.$toLong as Expression)(obj, expr, options);
@@ -68,9 +84,9 @@ const $toLong: Expression = (obj, expr, options) => {
 /** mingo's operators with mongod's behaviour where they differ; see the file comment. */
 export const MONGOD_CONTEXT = Context.init({
   accumulator,
-  expression: { ...expression, $toHashedIndexKey, $abs, $mod, $toLong },
-  pipeline,
+  expression: { ...expression, $toHashedIndexKey, $abs, $mod, $toLong, $type: $typeExpression },
+  pipeline: { ...pipeline, $addFields, $set: $addFields },
   projection,
-  query: { ...query, ...COLLATED_QUERY_OPERATORS },
+  query: { ...query, ...COLLATED_QUERY_OPERATORS, $type, $jsonSchema },
   window,
 } as Parameters<typeof Context.init>[0]);

@@ -6,14 +6,14 @@
  */
 import type { Document } from 'bson';
 import { Aggregator } from 'mingo/aggregator';
-import { ProcessingMode } from 'mingo/core';
+import { ProcessingMode, evalExpr } from 'mingo/core';
 import { Query } from 'mingo/query';
 import type { Options } from 'mingo/types';
 import { normalizeCollation } from './collation';
 import { MONGOD_CONTEXT } from './mingo-adapter';
-import { compare, unique } from 'mingo/util';
 import { CommandError, type CodeName } from './errors';
-import { forMingo, fromMingo } from './values';
+import { compareValues } from './bson-order';
+import { forMingo, fromMingo, idKey, mingoCopy, restoreNumbers } from './values';
 
 /** Options a read shares with mongod's: `let` variables and a collation. */
 export interface EvalOptions {
@@ -88,22 +88,37 @@ export interface PipelineOptions extends EvalOptions {
 }
 
 /** Runs an aggregation pipeline (without $out/$merge, which the caller handles). */
+/**
+ * Runs an aggregation pipeline (without $out/$merge, which the caller
+ * handles). A result with the `_id` of an input document gets the numeric
+ * types of that document's values back where they went through unchanged
+ * ({@link restoreNumbers}); other computed numbers come out as int32 when
+ * integral and in range, else as doubles.
+ */
 export function runPipeline(docs: Iterable<Document>, pipeline: Document[], options: PipelineOptions): Document[] {
-  const input = Array.from(docs, (d) => forMingo(d) as Document);
-  return guard(() => {
+  const stored = [...docs];
+  // Stored documents are immutable: mingo works on copies made here.
+  const input = stored.map(mingoCopy);
+  const results = guard(() => {
     const aggregator = new Aggregator(forMingo(pipeline) as Document[], {
       ...mingoOptions(options),
-      // Stored documents are immutable; let mingo work on its own copies.
-      processingMode: ProcessingMode.CLONE_INPUT,
-      collectionResolver: (name: string) => options.collection(name).map((d) => forMingo(d) as Document),
+      processingMode: ProcessingMode.CLONE_OFF,
+      collectionResolver: (name: string) => options.collection(name).map(mingoCopy),
     });
     return aggregator.run(input).map((d) => fromMingo(d) as Document);
   });
+  const byId = new Map<string, Document>();
+  for (const doc of stored) if (doc._id !== undefined) byId.set(idKey(doc._id), doc);
+  return results.map((doc) => {
+    const source = doc._id === undefined ? undefined : byId.get(idKey(doc._id));
+    return source ? (restoreNumbers(doc, source) as Document) : doc;
+  });
 }
 
-/** Distinct values, deduplicated and in mongod's (BSON) order. */
+/** Distinct values, deduplicated and in mongod's (BSON) order, each with its stored type. */
 export function distinctValues(values: unknown[]): unknown[] {
-  return guard(() => unique(values.map(forMingo)).sort(compare).map(fromMingo));
+  const sorted = [...values].sort(compareValues);
+  return sorted.filter((v, i) => i === 0 || compareValues(sorted[i - 1], v) !== 0);
 }
 
 /** Validates a sort document the way find and $sort do; `undefined` for none. */
@@ -120,15 +135,31 @@ export function sortSpec(sort: Document | undefined): Document | undefined {
   return sort;
 }
 
-export function mingoOptions(options: EvalOptions): Partial<Options> {
+function mingoOptions(options: EvalOptions): Partial<Options> {
   return {
     context: MONGOD_CONTEXT,
-    variables: options.let ? (forMingo(options.let) as Document) : undefined,
+    variables: letVariables(options.let),
     // The "simple" collation is binary comparison: mingo's default.
     collation: normalizeCollation(options.collation) as Options['collation'],
     // The server cannot run JavaScript ($where, $function, $accumulator).
     scriptEnabled: false,
   };
+}
+
+/**
+ * `let` variables, each an expression evaluated once without a document, as
+ * mongod evaluates them (`{ $literal: '$x' }` is the string `'$x'`).
+ */
+function letVariables(vars: Document | undefined): Document | undefined {
+  if (!vars) return undefined;
+  // mingo fills in the other options.
+  const options = { context: MONGOD_CONTEXT, scriptEnabled: false } as Options;
+  return guard(() => Object.fromEntries(Object.entries(forMingo(vars) as Document).map(([name, expr]) => {
+    if (!/^[a-z\u0080-\uffff][\w\u0080-\uffff]*$/.test(name)) {
+      throw new CommandError('Location16870', `'${name}' starts with an invalid character for a user variable name`);
+    }
+    return [name, evalExpr({}, expr, options)];
+  })));
 }
 
 /** mingo's messages, and what mongod says about the same mistake. */
@@ -153,9 +184,14 @@ const TRANSLATIONS: Array<[RegExp, CodeName, (m: RegExpMatchArray) => string]> =
   [/^Path collision at (\S+?)\.?$/, 'Location31250', (m) => `Path collision at ${m[1]}`],
   [/requires 'scriptEnabled'|only accepts a Function/, 'CommandNotSupported', () =>
     'the wire test server cannot run server-side JavaScript ($where, $function, $accumulator)'],
+  [/^Use of undefined variable: (\S+)/, 'Location17276', (m) => `Use of undefined variable: ${m[1]}`],
   [/^\$?skip value must be a non-negative integer/, 'Location15956', () => 'Argument to $skip cannot be negative'],
   // mingo's $in/$nin iterate their argument without checking it.
   [/is not iterable/, 'BadValue', () => '$in needs an array'],
+  [/^\$(replaceRoot|replaceWith) expression must return an object/, 'Location40228', () =>
+    "'newRoot' expression must evaluate to an object"],
+  [/^Invalid expression\. \$or expects value to be an Array|^\$or expects array/, 'BadValue', () => '$or must be an array'],
+  [/^Expression must contain a single operator/, 'Location15983', () => 'An object representing an expression must have exactly one field'],
 ];
 
 /** Runs mingo code, turning whatever it throws into a mongod-like error reply. */
@@ -168,12 +204,17 @@ export function guard<T>(fn: () => T): T {
   }
 }
 
+/**
+ * A mingo error with mongod's code where mongod refuses the same mistake;
+ * anything else is a gap or a bug of the test server's query engine, which
+ * mongod would not have, so it is an InternalError rather than a plausible
+ * user error.
+ */
 function translate(err: unknown): CommandError {
   const message = err instanceof Error ? err.message : String(err);
   for (const [pattern, code, text] of TRANSLATIONS) {
     const m = message.match(pattern);
     if (m) return new CommandError(code, text(m));
   }
-  // mingo rejects what mongod also rejects, with its own wording.
-  return new CommandError('BadValue', message);
+  return new CommandError('InternalError', `the wire test server's query engine failed: ${message}`);
 }

@@ -13,8 +13,6 @@ import { Timestamp, UUID, type Binary, type Document } from 'bson';
 import { CommandError } from './errors';
 import { CollectionData, idKey, type CollectionOptions, type DataView, type Mutation, type Store } from './store';
 
-/** mongod's `transactionLifetimeLimitSeconds` default: an open transaction older than this is aborted. */
-export const TRANSACTION_LIFETIME_MS = 60_000;
 
 const WRITE_CONFLICT_MESSAGE =
   'Write conflict during plan execution and yielding is disabled. :: Please retry your operation or multi-document transaction.';
@@ -26,7 +24,7 @@ function lockKey(m: Mutation): string {
 }
 
 /** A write outside a transaction hit a document an open transaction holds. */
-export class LockConflict extends CommandError {
+class LockConflict extends CommandError {
   constructor(readonly holder: Transaction) {
     super('WriteConflict', WRITE_CONFLICT_MESSAGE);
   }
@@ -46,6 +44,8 @@ export class ServerSession {
   readonly statements = new Map<number, unknown>();
   transaction?: Transaction;
   lastUse = Date.now();
+  /** The user that started it (`name@db`), when authentication is on. */
+  user?: string;
 
   constructor(
     readonly key: string,
@@ -53,15 +53,31 @@ export class ServerSession {
   ) {}
 }
 
+/** A session as the sessions collection (`config.system.sessions`) records it. */
+export interface SessionRecord {
+  lsid: Document;
+  lastUse: Date;
+  /** The user that owns it (`name@db`), when authentication is on. */
+  user?: string;
+}
+
 export class SessionRegistry {
   private readonly sessions = new Map<string, ServerSession>();
+  /**
+   * `config.system.sessions`: the sessions as of the last refresh of the
+   * logical session cache (mongod refreshes every 5 minutes, or on
+   * `refreshLogicalSessionCacheNow`).
+   */
+  readonly persisted = new Map<string, SessionRecord>();
+  private readonly ended = new Set<string>();
   /** Documents written by open transactions: `ns|_id` → owner, for write conflicts. */
   readonly locks = new Map<string, Transaction>();
 
-  get(lsid: Document): ServerSession {
+  get(lsid: Document, user?: string): ServerSession {
     const key = lsidKey(lsid);
     let session = this.sessions.get(key);
     if (!session) this.sessions.set(key, (session = new ServerSession(key, lsid)));
+    session.user ??= user;
     session.lastUse = Date.now();
     return session;
   }
@@ -70,8 +86,23 @@ export class SessionRegistry {
     const key = lsidKey(lsid);
     const session = this.sessions.get(key);
     this.sessions.delete(key);
+    this.ended.add(key);
     session?.transaction?.abort();
     return session;
+  }
+
+  /** The sessions in the cache, as `$listLocalSessions` lists them. */
+  list(): ServerSession[] {
+    return [...this.sessions.values()];
+  }
+
+  /** Writes the cache to `config.system.sessions`: active sessions recorded, ended ones removed. */
+  refresh(): void {
+    for (const key of this.ended) this.persisted.delete(key);
+    this.ended.clear();
+    for (const session of this.sessions.values()) {
+      this.persisted.set(session.key, { lsid: session.lsid, lastUse: new Date(session.lastUse), user: session.user });
+    }
   }
 
   /** Aborts every open transaction, as a stepdown or killAllSessions does. */
@@ -110,10 +141,12 @@ export class Transaction implements DataView {
     readonly registry: SessionRegistry,
     readonly lsid: Document,
     readonly txnNumber: bigint,
+    /** `transactionLifetimeLimitSeconds`: an open transaction older than this is aborted. */
+    lifetimeMs: number,
   ) {
     this.snapshot = store.clusterTime;
     this.finished = new Promise((resolve) => (this.resolveFinished = resolve));
-    this.lifetime = setTimeout(() => this.abort(), TRANSACTION_LIFETIME_MS);
+    this.lifetime = setTimeout(() => this.abort(), lifetimeMs);
     this.lifetime.unref();
   }
 

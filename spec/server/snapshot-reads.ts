@@ -13,7 +13,7 @@ import { collectionAt } from './sessions';
 import type { CollectionData, DataView, Mutation, Store } from './store';
 
 /** What a snapshot read sees: every collection as it was at `time`; it writes nothing. */
-export class SnapshotView implements DataView {
+class SnapshotView implements DataView {
   private readonly seen = new Map<string, CollectionData | null>();
 
   constructor(

@@ -9,6 +9,7 @@ import { EJSON, Timestamp, UUID, type Document } from 'bson';
 import { CommandError } from './errors';
 import { describeUpdate, type UpdateDescription, type UpdateTarget } from './update-description';
 import { idKey } from './values';
+import type { ViewDefinition } from './views';
 
 /** One applied change, the source of every change event. */
 export interface OplogEntry {
@@ -57,7 +58,6 @@ export interface OplogEntry {
   imagesRecorded?: boolean;
 }
 
-export type { UpdateDescription } from './update-description';
 
 export interface IndexSpec {
   name: string;
@@ -81,7 +81,11 @@ export class CollectionData {
   constructor(
     readonly uuid: UUID,
     public options: CollectionOptions,
-  ) {}
+  ) {
+    // A clustered collection (clusteredIndex) is ordered by _id: its _id index is the clustered index.
+    const clustered = options.clusteredIndex as { name?: string } | undefined;
+    if (clustered) this.indexes = [{ name: clustered.name ?? '_id_', key: { _id: 1 }, clustered: true }];
+  }
 
   clone(): CollectionData {
     const copy = new CollectionData(this.uuid, this.options);
@@ -145,6 +149,13 @@ export class CollectionData {
 
 export class DatabaseData {
   readonly collections = new Map<string, CollectionData>();
+  /** Views by name (views.ts). */
+  readonly views = new Map<string, ViewDefinition>();
+
+  /** Whether the database holds nothing, and so no longer exists. */
+  get empty(): boolean {
+    return this.collections.size === 0 && this.views.size === 0;
+  }
 }
 
 export { idKey, sameValue } from './values';

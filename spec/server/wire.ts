@@ -3,15 +3,16 @@
  * the first handshake, OP_MSG afterwards) and the replies we send back.
  */
 import { BSON, type Document } from 'bson';
+import { fromWire } from './values';
 
-export const OP_REPLY = 1;
+const OP_REPLY = 1;
 export const OP_QUERY = 2004;
-export const OP_COMPRESSED = 2012;
+const OP_COMPRESSED = 2012;
 export const OP_MSG = 2013;
 
-export const MSG_CHECKSUM_PRESENT = 1 << 0;
-export const MSG_MORE_TO_COME = 1 << 1;
-export const MSG_EXHAUST_ALLOWED = 1 << 16;
+const MSG_CHECKSUM_PRESENT = 1 << 0;
+const MSG_MORE_TO_COME = 1 << 1;
+const MSG_EXHAUST_ALLOWED = 1 << 16;
 /** Bits a server must understand; any other bit in 0–15 makes the message invalid. */
 const MSG_KNOWN_REQUIRED_BITS = MSG_CHECKSUM_PRESENT | MSG_MORE_TO_COME;
 
@@ -191,8 +192,8 @@ function checkedDocSize(buf: Buffer, offset: number, end: number): number {
 
 function deserialize(buf: Buffer, offset: number, size: number): Document {
   try {
-    // Int64 stays a Long, so a stored int64 goes back out as an int64, as mongod keeps it.
-    return BSON.deserialize(buf.subarray(offset, offset + size), { promoteLongs: false });
+    // Every number keeps its BSON type (and a regex its flags), as mongod keeps them.
+    return fromWire(BSON.deserialize(buf.subarray(offset, offset + size), { promoteValues: false, bsonRegExp: true }));
   } catch (err) {
     throw new WireProtocolError(`invalid BSON: ${(err as Error).message}`, INVALID_BSON);
   }

@@ -8,6 +8,7 @@
 import { BSON, type Document, type Timestamp } from 'bson';
 import type { Batch, CursorSource } from '../cursors';
 import { CommandError } from '../errors';
+import { checkInterrupted } from '../operations';
 import { runPipeline } from '../query';
 import { sameValue, type OplogEntry, type Store } from '../store';
 import { MAX_EVENT_SIZE, MAX_FRAGMENT_SIZE, addImages, eventsFor, isClassic, splitEvent } from './events';
@@ -73,7 +74,7 @@ export class ChangeStreamSource implements CursorSource {
     this.checkHistory();
   }
 
-  async next(batchSize: number | undefined, maxTimeMS: number | undefined): Promise<Batch> {
+  async next(batchSize: number | undefined, maxTimeMS: number | undefined, signal?: AbortSignal): Promise<Batch> {
     const deadline = Date.now() + (maxTimeMS ?? DEFAULT_AWAIT_MS);
     for (;;) {
       this.checkHistory();
@@ -82,9 +83,10 @@ export class ChangeStreamSource implements CursorSource {
       if (docs.length > 0 || this.invalidated || batchSize === 0) return this.batch(docs);
       const wait = deadline - Date.now();
       if (wait <= 0) return this.batch(docs);
-      await this.waitForWrite(wait);
-      // killCursors (or the client's disconnect) interrupts the waiting getMore, as in mongod.
+      await this.waitForWrite(wait, signal);
+      // killCursors (or the client's disconnect) interrupts the waiting getMore, as in mongod; so does killOp.
       if (this.closed) throw new CommandError('CursorKilled', 'operation was interrupted because the cursor was killed');
+      checkInterrupted(signal);
     }
   }
 
@@ -243,16 +245,18 @@ export class ChangeStreamSource implements CursorSource {
     return result;
   }
 
-  private waitForWrite(ms: number): Promise<void> {
+  private waitForWrite(ms: number, signal?: AbortSignal): Promise<void> {
     return new Promise((resolve) => {
       const done = (): void => {
         clearTimeout(timer);
         this.store.off('oplog', done);
+        signal?.removeEventListener('abort', done);
         this.wake = undefined;
         resolve();
       };
       const timer = setTimeout(done, ms);
       this.store.on('oplog', done);
+      signal?.addEventListener('abort', done);
       this.wake = done;
     });
   }

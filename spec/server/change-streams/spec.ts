@@ -5,14 +5,15 @@
 import { Timestamp, type Document } from 'bson';
 import type { CommandContext } from '../commands/types';
 import { CommandError, typeMismatch } from '../errors';
+import { refuseView } from '../views';
 import { parseToken, type TokenData } from './token';
 
 /** What a stream watches: one collection, one database, or every database but the internal ones. */
-export type Level = 'collection' | 'database' | 'cluster';
+type Level = 'collection' | 'database' | 'cluster';
 /** `fullDocument`: what update events carry as the document after the change. */
-export type FullDocumentMode = 'default' | 'updateLookup' | 'whenAvailable' | 'required';
+type FullDocumentMode = 'default' | 'updateLookup' | 'whenAvailable' | 'required';
 /** `fullDocumentBeforeChange`: whether update, replace and delete events carry the pre-image. */
-export type BeforeChangeMode = 'off' | 'whenAvailable' | 'required';
+type BeforeChangeMode = 'off' | 'whenAvailable' | 'required';
 
 /** A parsed `$changeStream` stage with the pipeline after it. */
 export interface StreamSpec {
@@ -141,7 +142,10 @@ function resolveNamespace(ctx: CommandContext, cmd: Document, options: Document,
   spec.cursorNs = ns;
   if (allChanges) spec.level = 'cluster';
   else if (collectionless) spec.level = 'database';
-  else spec.coll = cmd.aggregate as string;
+  else {
+    refuseView(ctx.store, ctx.db, cmd.aggregate as string);
+    spec.coll = cmd.aggregate as string;
+  }
 }
 
 function resolveStart(options: Document, spec: StreamSpec): void {

@@ -4,9 +4,12 @@
 import { Long, type Document } from 'bson';
 import { CommandError } from '../errors';
 import { lsidKey } from '../sessions';
+import { select } from '../query';
+import { VERSION, VERSION_ARRAY } from '../version';
+import { toNumber } from './args';
+import { operations } from './current-op';
 import type { CommandContext, CommandSpec } from './types';
 
-export const VERSION = '8.0.0';
 const started = Date.now();
 
 const STATE = { primary: 1, secondary: 2, arbiter: 7, mongos: 1 } as const;
@@ -14,7 +17,7 @@ const STATE = { primary: 1, secondary: 2, arbiter: 7, mongos: 1 } as const;
 function buildInfo(): Document {
   return {
     version: VERSION,
-    versionArray: [8, 0, 0, 0],
+    versionArray: VERSION_ARRAY,
     gitVersion: 'rxmongo-wire-test-server',
     bits: 64,
     debug: false,
@@ -68,7 +71,49 @@ function replSetStepDown(ctx: CommandContext, cmd: Document): Document {
     throw new CommandError('ExceededTimeLimit', 'No electable secondaries caught up as of now. Please use the replSetGetStatus command to view replication lag.');
   }
   ctx.rs.stepDown();
+  // mongod keeps a stepped-down primary from being elected again for the seconds it was given.
+  ctx.member.frozenUntil = Date.now() + seconds * 1000;
   return {};
+}
+
+/** `replSetFreeze`: a secondary will not stand for election for the seconds given (0 ends it). */
+function replSetFreeze(ctx: CommandContext, cmd: Document): Document {
+  if (ctx.rs.mongos) throw new CommandError('CommandNotFound', "no such command: 'replSetFreeze'");
+  const seconds = toNumber(cmd.replSetFreeze);
+  if (seconds === undefined || !Number.isFinite(seconds)) {
+    throw new CommandError('TypeMismatch', `replSetFreeze takes a number of seconds, not ${JSON.stringify(cmd.replSetFreeze)}`);
+  }
+  if (ctx.member.role === 'primary') {
+    throw new CommandError('NotSecondary', 'cannot freeze node when primary or running for election. state: Primary');
+  }
+  if (seconds <= 0) {
+    ctx.member.frozenUntil = 0;
+    return { info: 'unfreezing' };
+  }
+  ctx.member.frozenUntil = Date.now() + seconds * 1000;
+  return seconds === 1 ? { warning: 'you really want to freeze for only 1 second?' } : {};
+}
+
+/** Fields of `currentOp` that are not part of its filter. */
+const CURRENT_OP_ARGUMENTS = new Set([
+  'currentOp', '$all', '$ownOps', '$db', '$clusterTime', '$readPreference', 'lsid', 'txnNumber', 'comment', 'maxTimeMS',
+  'readConcern', 'apiVersion', 'apiStrict', 'apiDeprecationErrors',
+]);
+
+/** The `currentOp` command: the member's operations that match the command's other fields as a filter. */
+function currentOpCommand(ctx: CommandContext, cmd: Document): Document {
+  const filter = Object.fromEntries(Object.entries(cmd).filter(([k]) => !CURRENT_OP_ARGUMENTS.has(k)));
+  return { inprog: select(operations(ctx, false), filter) };
+}
+
+/** `killOp`: interrupts the operation with that opid (mongod answers the same whether or not it exists). */
+function killOp(ctx: CommandContext, cmd: Document): Document {
+  const opid = toNumber(cmd.op);
+  if (opid === undefined || !Number.isInteger(opid)) {
+    throw new CommandError('TypeMismatch', `killOp needs an integer 'op', not ${JSON.stringify(cmd.op)}`);
+  }
+  ctx.member.operations.get(opid)?.kill();
+  return { info: 'attempting to kill op' };
 }
 
 /**
@@ -124,15 +169,15 @@ function getMore(ctx: CommandContext, cmd: Document): Promise<Document> {
   return ctx.member.cursors.getMore(cmd, ctx.db, ctx.connection, (ns) => {
     const code = ctx.member.failPoints.getMoreAfterCheckout(ctx.connection.appName, ns);
     if (code !== undefined) throw CommandError.withCode(code, "Hit the 'failGetMoreAfterCursorCheckout' failpoint");
-  });
+  }, ctx.operation.signal);
 }
 
 export const ADMIN_COMMANDS: CommandSpec[] = [
-  { name: 'ping', anyRole: true, run: () => ({}) },
-  { name: 'buildInfo', aliases: ['buildinfo'], anyRole: true, run: buildInfo },
+  { name: 'ping', auth: 'none', anyRole: true, run: () => ({}) },
+  { name: 'buildInfo', auth: 'none', aliases: ['buildinfo'], anyRole: true, run: buildInfo },
   { name: 'serverStatus', anyRole: true, run: serverStatus },
-  { name: 'endSessions', anyRole: true, run: endSessions },
-  { name: 'killSessions', anyRole: true, run: endSessions },
+  { name: 'endSessions', auth: 'authenticated', anyRole: true, run: endSessions },
+  { name: 'killSessions', auth: 'authenticated', anyRole: true, run: endSessions },
   { name: 'killAllSessions', anyRole: true, run: (ctx) => {
     ctx.rs.sessions.abortAll();
     for (const m of ctx.rs.members) m.cursors.closeAll();
@@ -141,10 +186,18 @@ export const ADMIN_COMMANDS: CommandSpec[] = [
   { name: 'configureFailPoint', adminOnly: true, anyRole: true, run: (ctx, cmd) => ctx.member.failPoints.configure(cmd) },
   { name: 'replSetStepDown', adminOnly: true, run: replSetStepDown },
   { name: 'replSetGetStatus', adminOnly: true, anyRole: true, run: replSetGetStatus },
-  { name: 'getParameter', adminOnly: true, anyRole: true, run: (_ctx, cmd) => (cmd.featureCompatibilityVersion ? { featureCompatibilityVersion: { version: '8.0' } } : {}) },
-  { name: 'whatsmyuri', anyRole: true, run: (ctx) => ({ you: `${ctx.connection.socket.remoteAddress}:${ctx.connection.socket.remotePort}` }) },
+  { name: 'getParameter', adminOnly: true, anyRole: true, run: (ctx, cmd) => ctx.member.parameters.get(cmd) },
+  { name: 'setParameter', adminOnly: true, anyRole: true, run: (ctx, cmd) => ctx.member.parameters.set(cmd) },
+  { name: 'currentOp', adminOnly: true, anyRole: true, run: currentOpCommand },
+  { name: 'killOp', adminOnly: true, anyRole: true, run: killOp },
+  { name: 'replSetFreeze', adminOnly: true, run: replSetFreeze },
+  { name: 'refreshLogicalSessionCacheNow', auth: 'authenticated', anyRole: true, run: (ctx) => {
+    ctx.rs.sessions.refresh();
+    return {};
+  } },
+  { name: 'whatsmyuri', auth: 'none', anyRole: true, run: (ctx) => ({ you: `${ctx.connection.socket.remoteAddress}:${ctx.connection.socket.remotePort}` }) },
   { name: 'getMore', read: true, secondary: 'any', continuesCursor: true, inTransaction: true, run: getMore },
-  { name: 'killCursors', secondary: 'any', inTransaction: true, run: (ctx, cmd) => ctx.member.cursors.killCursors(cmd, ctx.db) },
-  { name: 'commitTransaction', adminOnly: true, inTransaction: true, endsTransaction: 'commit', retryable: true, run: (ctx) => transactionCommand(ctx, true) },
-  { name: 'abortTransaction', adminOnly: true, inTransaction: true, endsTransaction: 'abort', retryable: true, run: (ctx) => transactionCommand(ctx, false) },
+  { name: 'killCursors', auth: 'authenticated', secondary: 'any', inTransaction: true, run: (ctx, cmd) => ctx.member.cursors.killCursors(cmd, ctx.db) },
+  { name: 'commitTransaction', auth: 'authenticated', adminOnly: true, inTransaction: true, endsTransaction: 'commit', retryable: true, run: (ctx) => transactionCommand(ctx, true) },
+  { name: 'abortTransaction', auth: 'authenticated', adminOnly: true, inTransaction: true, endsTransaction: 'abort', retryable: true, run: (ctx) => transactionCommand(ctx, false) },
 ];

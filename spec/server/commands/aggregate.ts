@@ -9,12 +9,15 @@ import { ArraySource, openedBy } from '../cursors';
 import { CommandError } from '../errors';
 import { topLevelTargets } from '../update-description';
 import { runPipeline } from '../query';
-import { CollectionData, idKey } from '../store';
+import { CollectionData, sameValue } from '../store';
 import { idFirst } from '../update';
 import { checkCollection, checkFields, collectionName, cursorBatchSize, splitNamespace, truthy, type FieldType } from './args';
 import type { CommandContext, CommandSpec } from './types';
-import { checkId, checkValidation, documents, evalOptions, insertDocument, isDocument, type Namespace } from './statements';
+import { checkId, checkValidation, documents, evalOptions, insertDocument, isDocument, readDocuments, type Namespace } from './statements';
+import { resolveView } from '../views';
 import { currentOp } from './current-op';
+import { explainAggregate } from './explain';
+import { listLocalSessions, listSessions } from './session-listing';
 
 const AGGREGATE_FIELDS: Record<string, FieldType> = {
   pipeline: 'array', explain: 'bool', allowDiskUse: 'bool', cursor: 'object', bypassDocumentValidation: 'boolish',
@@ -22,6 +25,13 @@ const AGGREGATE_FIELDS: Record<string, FieldType> = {
   $_generateV2ResumeTokens: 'bool', isMapReduceCommand: 'bool', collectionUUID: 'any', exchange: 'object',
   runtimeConstants: 'object', encryptionInformation: 'object', $_requestReshardingResumeToken: 'bool',
   $_isClusterQueryWithoutShardKeyCmd: 'bool', includeQueryStatsMetrics: 'bool', passthroughToShard: 'object',
+};
+
+/** First stages that produce the pipeline's input from the server's state. */
+const SOURCE_STAGES: Record<string, (ctx: CommandContext, cmd: Document, spec: unknown) => Document[]> = {
+  $currentOp: currentOp,
+  $listLocalSessions: listLocalSessions,
+  $listSessions: listSessions,
 };
 
 /** Stages that produce their own input, allowed with `{aggregate: 1}`. */
@@ -50,7 +60,7 @@ async function aggregate(ctx: CommandContext, cmd: Document): Promise<Document> 
   if (names.indexOf('$changeStream') > 0) {
     throw new CommandError('Location40602', '$changeStream is only valid as the first stage in a pipeline');
   }
-  if (cmd.explain) throw new CommandError('CommandNotSupported', 'the wire test server does not support explain');
+  if (cmd.explain) return explainAggregate(ctx, cmd, 'queryPlanner');
   if (cmd.cursor === undefined) {
     throw new CommandError('FailedToParse', "The 'cursor' option is required, except for aggregate with the explain argument");
   }
@@ -63,11 +73,18 @@ async function aggregate(ctx: CommandContext, cmd: Document): Promise<Document> 
   if (coll === undefined && !COLLECTIONLESS.has(names[0])) {
     throw new CommandError('InvalidNamespace', `{aggregate: 1} is not valid for '${names[0] ?? ''}'; a collection is required.`);
   }
-  const options = { ...evalOptions(cmd), collection: (name: string) => documents(ctx, { db: ctx.db, coll: name }) };
-  let input: Document[] = coll === undefined ? [] : documents(ctx, { db: ctx.db, coll });
-  let rest = stages;
-  if (names[0] === '$currentOp') {
-    input = currentOp(ctx, cmd, stages[0].$currentOp);
+  const view = coll === undefined ? undefined : resolveView(ctx.store, ctx.db, coll);
+  const options = {
+    ...evalOptions(cmd),
+    ...(view?.collation && !cmd.collation ? { collation: view.collation } : {}),
+    collection: (name: string) => readDocuments(ctx, { db: ctx.db, coll: name }),
+  };
+  let input: Document[] = coll === undefined ? [] : documents(ctx, { db: ctx.db, coll: view?.coll ?? coll });
+  // A view's pipeline runs before the aggregation's own stages.
+  let rest = view ? [...view.pipeline, ...stages] : stages;
+  const source = SOURCE_STAGES[names[0]];
+  if (source) {
+    input = source(ctx, cmd, stages[0][names[0]]);
     rest = stages.slice(1);
   }
   const last = names[names.length - 1];
@@ -169,7 +186,7 @@ function writeMerge(ctx: CommandContext, spec: unknown, docs: Document[], bypass
       });
     }
     const after = whenMatched === 'replace' ? doc : { ...existing, ...doc };
-    if (idKey(after) === idKey(existing)) continue;
+    if (sameValue(after, existing)) continue;
     checkValidation(ctx, ns, after, existing, bypass);
     const op = whenMatched === 'replace' ? 'replace' : 'update';
     ctx.view.write({ op, db: ns.db, coll: ns.coll, before: existing, after, targets: topLevelTargets(doc) });

@@ -1,21 +1,21 @@
 /**
- * Catalog commands: listing databases, collections and indexes; creating,
- * changing, renaming and dropping collections and databases; building and
- * dropping indexes. They change the committed store directly (mongod runs
+ * Catalog commands: listing databases and collections; creating (also
+ * views), changing, renaming and dropping collections and databases
+ * (indexes are in indexes.ts). They change the committed store directly (mongod runs
  * them outside transactions) and record what they did in the oplog, so
  * change streams report them.
  */
 import { BSON, type Document } from 'bson';
 import { CommandError } from '../errors';
-import { compileFilter, select } from '../query';
-import { DatabaseData, sameValue, type CollectionData, type IndexSpec, type OplogEntry, type Store } from '../store';
+import { select } from '../query';
+import { compileValidator } from '../validation';
+import { DatabaseData, type CollectionData, type OplogEntry, type Store } from '../store';
 import { ArraySource, openedBy } from '../cursors';
 import {
   checkDatabase,
   checkFields,
   collectionName,
   cursorBatchSize,
-  missingField,
   splitNamespace,
   toNumber,
   truthy,
@@ -23,6 +23,7 @@ import {
   type FieldType,
 } from './args';
 import type { CommandContext, CommandSpec } from './types';
+import { checkViewCycle, checkViewPipeline, viewDefinition, type ViewDefinition } from '../views';
 
 type Entry = Omit<OplogEntry, 'clusterTime' | 'txnOpIndex' | 'wallTime'>;
 
@@ -33,19 +34,13 @@ function isDocument(value: unknown): value is Document {
   return value !== null && typeof value === 'object' && !Array.isArray(value) && Object.getPrototypeOf(value) === Object.prototype;
 }
 
-/** An index as listIndexes and change events show it. */
-function indexDoc(spec: IndexSpec): Document {
-  const { key, name, v, ...options } = spec;
-  return { v: v ?? 2, key, name, ...options };
-}
-
 /** Removes a collection from the catalog, and its database with its last collection. */
 function detach(store: Store, db: string, coll: string): CollectionData | undefined {
   const database = store.databases.get(db);
   const data = database?.collections.get(coll);
   if (!database || !data) return undefined;
   database.collections.delete(coll);
-  if (database.collections.size === 0) store.databases.delete(db);
+  if (database.empty) store.databases.delete(db);
   return data;
 }
 
@@ -55,7 +50,7 @@ function listDatabases(ctx: CommandContext, cmd: Document): Document {
   checkFields(cmd, 'listDatabases', { filter: 'object', nameOnly: 'boolish', authorizedDatabases: 'boolish' }, { command: true });
   const nameOnly = truthy(cmd.nameOnly);
   let databases: Document[] = [...ctx.store.databases.entries()]
-    .filter(([, database]) => database.collections.size > 0)
+    .filter(([, database]) => !database.empty)
     .map(([name, database]) => {
       let sizeOnDisk = 0;
       for (const data of database.collections.values()) {
@@ -77,36 +72,22 @@ function listCollections(ctx: CommandContext, cmd: Document): Promise<Document> 
   }, { command: true });
   const batchSize = cursorBatchSize(cmd, 'listCollections');
   const nameOnly = truthy(cmd.nameOnly);
-  const collections = ctx.store.databases.get(ctx.db)?.collections ?? new Map<string, CollectionData>();
-  let docs: Document[] = [...collections.entries()]
-    .sort(([a], [b]) => (a < b ? -1 : 1))
-    .map(([name, data]) => nameOnly
+  const database = ctx.store.databases.get(ctx.db);
+  const collections: Array<[string, Document]> = [...(database?.collections ?? new Map<string, CollectionData>()).entries()]
+    .map(([name, data]) => [name, nameOnly
       ? { name, type: 'collection' }
       : {
         name,
         type: 'collection',
         options: { ...data.options },
         info: { readOnly: false, uuid: data.uuid },
-        idIndex: { v: 2, key: { _id: 1 }, name: '_id_' },
-      });
+        ...(data.options.clusteredIndex ? {} : { idIndex: { v: 2, key: { _id: 1 }, name: '_id_' } }),
+      }]);
+  const views: Array<[string, Document]> = [...(database?.views ?? new Map<string, ViewDefinition>()).entries()]
+    .map(([name, view]) => [name, nameOnly ? { name, type: 'view' } : { name, type: 'view', options: { ...view }, info: { readOnly: true } }]);
+  let docs = [...collections, ...views].sort(([a], [b]) => (a < b ? -1 : 1)).map(([, doc]) => doc);
   if (cmd.filter) docs = select(docs, cmd.filter as Document);
   return ctx.member.cursors.first(`${ctx.db}.$cmd.listCollections`, new ArraySource(docs), batchSize, openedBy(cmd));
-}
-
-function listIndexes(ctx: CommandContext, cmd: Document): Promise<Document> {
-  const coll = collectionName(cmd, ctx.db);
-  checkFields(cmd, 'listIndexes', {
-    cursor: 'object', includeBuildUUIDs: 'boolish', includeIndexBuildInfo: 'boolish', collectionUUID: 'any', isTimeseriesNamespace: 'bool',
-  }, { command: true });
-  const batchSize = cursorBatchSize(cmd, 'listIndexes');
-  const data = ctx.store.collection(ctx.db, coll);
-  if (!data) throw new CommandError('NamespaceNotFound', `ns does not exist: ${ctx.db}.${coll}`);
-  return ctx.member.cursors.first(
-    `${ctx.db}.$cmd.listIndexes.${coll}`,
-    new ArraySource(data.indexes.map(indexDoc)),
-    batchSize,
-    openedBy(cmd),
-  );
 }
 
 /** `dbStats`: counts and sizes of a database (BSON sizes stand in for storage sizes). */
@@ -128,7 +109,7 @@ function dbStats(ctx: CommandContext, cmd: Document): Document {
   return {
     db: ctx.db,
     collections: collections.length,
-    views: 0,
+    views: ctx.store.databases.get(ctx.db)?.views.size ?? 0,
     objects,
     avgObjSize: objects > 0 ? dataSize / objects : 0,
     dataSize: scaled(dataSize),
@@ -156,10 +137,7 @@ function collectionOptions(command: string, cmd: Document): Document {
   }
   if (cmd.validator !== undefined) {
     const validator = cmd.validator as Document;
-    if ('$jsonSchema' in validator) {
-      throw new CommandError('CommandNotSupported', 'the wire test server does not support $jsonSchema validators');
-    }
-    compileFilter(validator);
+    compileValidator(validator);
     options.validator = validator;
   }
   for (const [field, allowed] of [['validationLevel', VALIDATION_LEVELS], ['validationAction', VALIDATION_ACTIONS]] as const) {
@@ -184,23 +162,70 @@ const CREATE_FIELDS: Record<string, FieldType> = {
 function create(ctx: CommandContext, cmd: Document): Document {
   const coll = collectionName(cmd, ctx.db);
   checkFields(cmd, 'create', CREATE_FIELDS, { command: true });
-  for (const unsupported of ['viewOn', 'timeseries', 'clusteredIndex', 'encryptedFields'] as const) {
-    if (cmd[unsupported]) {
-      throw new CommandError('CommandNotSupported', `the wire test server does not support create with '${unsupported}'`);
-    }
+  if (cmd.viewOn !== undefined || cmd.pipeline !== undefined) return createView(ctx, coll, cmd);
+  if (cmd.timeseries !== undefined) {
+    throw new CommandError('CommandNotSupported',
+      "the wire test server does not support time series collections (create with 'timeseries'): mongod stores them as buckets in system.buckets.<name> behind a view, which it does not imitate");
+  }
+  if (cmd.encryptedFields !== undefined) {
+    throw new CommandError('CommandNotSupported', "the wire test server does not support queryable encryption (create with 'encryptedFields')");
   }
   const options: Document = truthy(cmd.capped) ? cappedOptions(cmd) : {};
+  const clustered = clusteredIndexOption(cmd);
+  if (clustered) {
+    options.clusteredIndex = clustered;
+    if (cmd.expireAfterSeconds !== undefined) options.expireAfterSeconds = cmd.expireAfterSeconds;
+  } else if (cmd.expireAfterSeconds !== undefined) {
+    throw new CommandError('InvalidOptions', "'expireAfterSeconds' requires clustering to be enabled");
+  }
   Object.assign(options, collectionOptions('create', cmd));
   if (cmd.collation !== undefined) options.collation = cmd.collation;
   if (ctx.transaction) {
     ctx.transaction.createCollection(ctx.db, coll, options);
     return {};
   }
-  if (ctx.store.collection(ctx.db, coll)) {
+  if (ctx.store.collection(ctx.db, coll) || viewDefinition(ctx.store, ctx.db, coll)) {
     throw new CommandError('NamespaceExists', `Collection ${ctx.db}.${coll} already exists.`);
   }
   ctx.store.ensureCollection(ctx.db, coll, options);
   return {};
+}
+
+/** `create` with `viewOn` and `pipeline`: a read-only view. */
+function createView(ctx: CommandContext, name: string, cmd: Document): Document {
+  if (typeof cmd.viewOn !== 'string') throw new CommandError('BadValue', "'pipeline' requires 'viewOn' to also be specified");
+  if (cmd.viewOn === '') throw new CommandError('BadValue', "'viewOn' cannot be empty");
+  const forbidden = ['capped', 'validator', 'validationLevel', 'validationAction', 'timeseries', 'clusteredIndex', 'changeStreamPreAndPostImages', 'idIndex']
+    .find((option) => cmd[option] !== undefined);
+  if (forbidden) throw new CommandError('InvalidOptions', `option not supported on a view: ${forbidden}`);
+  if (ctx.transaction) throw new CommandError('OperationNotSupportedInTransaction', `Cannot create a view in a multi-document transaction.`);
+  const pipeline = (cmd.pipeline ?? []) as Document[];
+  checkViewPipeline(pipeline);
+  if (ctx.store.collection(ctx.db, name) || viewDefinition(ctx.store, ctx.db, name)) {
+    throw new CommandError('NamespaceExists', `Namespace ${ctx.db}.${name} already exists`);
+  }
+  checkViewCycle(ctx.store, ctx.db, name, cmd.viewOn);
+  let database = ctx.store.databases.get(ctx.db);
+  if (!database) ctx.store.databases.set(ctx.db, (database = new DatabaseData()));
+  const definition: ViewDefinition = { viewOn: cmd.viewOn, pipeline };
+  if (cmd.collation !== undefined) definition.collation = cmd.collation as Document;
+  database.views.set(name, definition);
+  return {};
+}
+
+/** `clusteredIndex: { key: { _id: 1 }, unique: true, name? }`: a collection clustered by `_id` (MongoDB 5.3+). */
+function clusteredIndexOption(cmd: Document): Document | undefined {
+  const spec = cmd.clusteredIndex;
+  if (spec === undefined || spec === null || spec === false) return undefined;
+  if (!isDocument(spec)) throw new CommandError('TypeMismatch', "BSON field 'create.clusteredIndex' is the wrong type, expected types '[bool, object']");
+  checkFields(spec, 'create.clusteredIndex', { key: 'object', unique: 'bool', name: 'string', v: 'int64' }, { required: ['key', 'unique'] });
+  const key = spec.key as Document;
+  if (Object.keys(key).length !== 1 || toNumber(key._id) !== 1) {
+    throw new CommandError('InvalidIndexSpecificationOption', "The clusteredIndex option is only supported for key: {_id: 1}");
+  }
+  if (spec.unique !== true) throw new CommandError('InvalidIndexSpecificationOption', 'The clusteredIndex option requires unique: true');
+  if (truthy(cmd.capped)) throw new CommandError('BadValue', 'Cannot create a clustered collection that is capped');
+  return { v: 2, key: { _id: 1 }, name: (spec.name as string | undefined) ?? '_id_', unique: true };
 }
 
 /** `capped`, `size` (in bytes, rounded up to 256 as mongod does) and `max`; inserts evict the oldest documents. */
@@ -221,7 +246,12 @@ function collMod(ctx: CommandContext, cmd: Document): Document {
     index: 'object', viewOn: 'string', pipeline: 'array', expireAfterSeconds: 'any', timeseries: 'object', dryRun: 'boolish',
     cappedSize: 'int64', cappedMax: 'int64', recordIdsReplicated: 'boolish', collectionUUID: 'any',
   }, { command: true });
-  for (const unsupported of ['index', 'viewOn', 'pipeline', 'expireAfterSeconds', 'timeseries', 'cappedSize', 'cappedMax'] as const) {
+  const view = viewDefinition(ctx.store, ctx.db, coll);
+  if (view) return modifyView(view, ctx, coll, cmd);
+  if (cmd.viewOn !== undefined || cmd.pipeline !== undefined) {
+    throw new CommandError('InvalidOptions', `option only supported on a view: ${cmd.viewOn !== undefined ? 'viewOn' : 'pipeline'}`);
+  }
+  for (const unsupported of ['index', 'expireAfterSeconds', 'timeseries', 'cappedSize', 'cappedMax'] as const) {
     if (cmd[unsupported] !== undefined) {
       throw new CommandError('CommandNotSupported', `the wire test server does not support collMod with '${unsupported}'`);
     }
@@ -245,9 +275,30 @@ function collMod(ctx: CommandContext, cmd: Document): Document {
   return {};
 }
 
+/** collMod of a view: a new `viewOn` and `pipeline` (both together, as mongod demands). */
+function modifyView(view: ViewDefinition, ctx: CommandContext, name: string, cmd: Document): Document {
+  const other = ['changeStreamPreAndPostImages', 'validator', 'validationLevel', 'validationAction', 'index', 'expireAfterSeconds',
+    'timeseries', 'cappedSize', 'cappedMax'].find((k) => cmd[k] !== undefined);
+  if (other) throw new CommandError('InvalidOptions', `option not supported on a view: ${other}`);
+  if ((cmd.viewOn === undefined) !== (cmd.pipeline === undefined)) {
+    throw new CommandError('InvalidOptions', "Must specify both 'viewOn' and 'pipeline' when modifying a view");
+  }
+  if (cmd.viewOn === undefined || truthy(cmd.dryRun)) return {};
+  const pipeline = cmd.pipeline as Document[];
+  checkViewPipeline(pipeline);
+  checkViewCycle(ctx.store, ctx.db, name, cmd.viewOn as string);
+  ctx.store.databases.get(ctx.db)!.views.set(name, { ...view, viewOn: cmd.viewOn as string, pipeline });
+  return {};
+}
+
 function drop(ctx: CommandContext, cmd: Document): Document {
   const coll = collectionName(cmd, ctx.db);
   checkFields(cmd, 'drop', { collectionUUID: 'any' }, { command: true });
+  const database = ctx.store.databases.get(ctx.db);
+  if (database?.views.delete(coll)) {
+    if (database.empty) ctx.store.databases.delete(ctx.db);
+    return { ns: `${ctx.db}.${coll}` };
+  }
   const data = detach(ctx.store, ctx.db, coll);
   // Since MongoDB 7.0 dropping a collection that does not exist succeeds.
   if (!data) return {};
@@ -281,6 +332,8 @@ function renameCollection(ctx: CommandContext, cmd: Document): Document {
   if (typeof cmd.renameCollection !== 'string') throw wrongType('renameCollection.renameCollection', 'string', cmd.renameCollection);
   const from = namespace('source', cmd.renameCollection);
   const to = namespace('target', cmd.to as string);
+  if (viewDefinition(ctx.store, from.db, from.coll)) throw new CommandError('CommandNotSupportedOnView', `cannot rename view: ${from.db}.${from.coll}`);
+  if (viewDefinition(ctx.store, to.db, to.coll)) throw new CommandError('NamespaceExists', 'a view already exists with that name');
   const source = ctx.store.collection(from.db, from.coll);
   if (!source) throw new CommandError('NamespaceNotFound', `Source collection ${from.db}.${from.coll} does not exist`);
   if (from.db === to.db && from.coll === to.coll) throw new CommandError('IllegalOperation', "Can't rename a collection to itself");
@@ -305,169 +358,13 @@ function namespace(which: 'source' | 'target', ns: string): { db: string; coll: 
   }
 }
 
-// ---------------------------------------------------------------- indexes
-
-const INDEX_FIELDS: Record<string, FieldType> = {
-  key: 'object', name: 'string', unique: 'boolish', sparse: 'boolish', partialFilterExpression: 'object',
-  expireAfterSeconds: 'int64', hidden: 'boolish', collation: 'object', v: 'int64', background: 'boolish', ns: 'string',
-  weights: 'any', default_language: 'string', language_override: 'string', textIndexVersion: 'int64',
-  '2dsphereIndexVersion': 'int64', bits: 'int64', min: 'any', max: 'any', wildcardProjection: 'object',
-  storageEngine: 'object', prepareUnique: 'boolish',
-};
-const INDEX_PLUGINS = new Set(['text', '2d', '2dsphere', 'hashed', 'geoHaystack']);
-/** Options that make two indexes on one key pattern different indexes. */
-const INDEX_OPTIONS = ['unique', 'sparse', 'partialFilterExpression', 'expireAfterSeconds', 'collation', 'hidden'];
-
-function specText(spec: Document): string {
-  return JSON.stringify(spec);
-}
-
-/** One requested index, validated as mongod validates an index specification. */
-function indexSpec(raw: unknown): IndexSpec {
-  if (!isDocument(raw)) throw wrongType('createIndexes.indexes', 'object', raw);
-  for (const field of Object.keys(raw)) {
-    if (!(field in INDEX_FIELDS)) {
-      throw new CommandError('InvalidIndexSpecificationOption',
-        `The field '${field}' is not valid for an index specification. Specification: ${specText(raw)}`);
-    }
-  }
-  const fail = (message: string) =>
-    new CommandError('FailedToParse', `Error in specification ${specText(raw)} :: caused by :: ${message}`);
-  if (raw.key === undefined) throw fail("The 'key' field is a required property of an index specification");
-  if (!isDocument(raw.key)) throw fail("The field 'key' must be an object, but got " + typeof raw.key);
-  if (raw.name === undefined) throw fail("The 'name' field is a required property of an index specification");
-  if (typeof raw.name !== 'string' || raw.name.length === 0) throw fail("The field 'name' must be a non-empty string");
-  const key = raw.key as Document;
-  if (Object.keys(key).length === 0) throw new CommandError('CannotCreateIndex', 'Index keys cannot be empty.');
-  for (const [field, value] of Object.entries(key)) {
-    if (typeof value === 'string') {
-      if (!INDEX_PLUGINS.has(value)) throw new CommandError('CannotCreateIndex', `Unknown index plugin '${value}'`);
-    } else if (typeof value !== 'number' || value === 0 || Number.isNaN(value)) {
-      throw new CommandError('CannotCreateIndex',
-        `Error in specification ${specText(raw)} :: caused by :: Values in the index key pattern can only be numbers > 0, numbers < 0, and strings. Found: ${field}: ${JSON.stringify(value)}`);
-    }
-  }
-  if (raw.unique && (raw.sparse || raw.partialFilterExpression)) {
-    throw new CommandError('CommandNotSupported', 'the wire test server does not enforce sparse or partial unique indexes');
-  }
-  const { ns: _ns, background: _background, ...spec } = raw;
-  if (spec.unique !== undefined) spec.unique = truthy(spec.unique);
-  return { v: 2, ...spec, key, name: raw.name } as IndexSpec;
-}
-
-function sameOptions(a: IndexSpec, b: IndexSpec): boolean {
-  return INDEX_OPTIONS.every((o) => sameValue(a[o] ?? false, b[o] ?? false));
-}
-
-function createIndexes(ctx: CommandContext, cmd: Document): Document {
-  const coll = collectionName(cmd, ctx.db);
-  checkFields(cmd, 'createIndexes', {
-    indexes: 'array', commitQuorum: 'any', ignoreUnknownIndexOptions: 'boolish', isTimeseriesNamespace: 'bool',
-    collectionUUID: 'any', returnOnStart: 'boolish',
-  }, { command: true, required: ['indexes'] });
-  const requested = (cmd.indexes as unknown[]).map(indexSpec);
-  if (requested.length === 0) throw new CommandError('BadValue', 'Must specify at least one index to create');
-  const ns = `${ctx.db}.${coll}`;
-  // In a transaction (4.4+) only on a collection it created, or one it creates now.
-  const txn = ctx.transaction;
-  const existing = txn ? txn.collection(ctx.db, coll) : ctx.store.collection(ctx.db, coll);
-  if (txn && existing && !txn.createdHere(ctx.db, coll)) {
-    throw new CommandError('OperationNotSupportedInTransaction', `Cannot create new indexes on existing collection ${ns} in a multi-document transaction.`);
-  }
-  const current = existing?.indexes ?? [{ name: '_id_', key: { _id: 1 } }];
-  const toBuild: IndexSpec[] = [];
-  for (const spec of requested) {
-    const sameName = [...current, ...toBuild].find((i) => i.name === spec.name);
-    const sameKey = [...current, ...toBuild].find((i) => sameValue(i.key, spec.key));
-    if (sameName) {
-      if (!sameValue(sameName.key, spec.key)) {
-        throw new CommandError('IndexKeySpecsConflict',
-          `An existing index has the same name as the requested index. When index names are not specified, they are auto generated and can cause conflicts. Please refer to our documentation. Requested index: ${specText(indexDoc(spec))}, existing index: ${specText(indexDoc(sameName))}`);
-      }
-      if (sameName.name !== '_id_' && !sameOptions(sameName, spec)) {
-        throw new CommandError('IndexOptionsConflict',
-          `An equivalent index already exists with the same name but different options. Requested index: ${specText(indexDoc(spec))}, existing index: ${specText(indexDoc(sameName))}`);
-      }
-      continue;
-    }
-    if (sameKey && sameOptions(sameKey, spec)) {
-      throw new CommandError('IndexOptionsConflict', `Index already exists with a different name: ${sameKey.name}`);
-    }
-    toBuild.push(spec);
-  }
-  const data = existing ?? (txn ? txn.createCollection(ctx.db, coll, {}) : ctx.store.ensureCollection(ctx.db, coll));
-  const numIndexesBefore = data.indexes.length;
-  const built: IndexSpec[] = [];
-  try {
-    for (const spec of toBuild) {
-      data.addIndex(ns, spec);
-      built.push(spec);
-    }
-  } catch (err) {
-    for (const spec of built) data.dropIndex(spec.name);
-    throw err;
-  }
-  // A transaction's indexes are recorded when it commits.
-  if (!txn) ctx.store.record(built.map((spec) => ({
-    op: 'createIndexes',
-    db: ctx.db,
-    coll,
-    collectionUUID: data.uuid,
-    operationDescription: { indexes: [indexDoc(spec)] },
-  })));
-  const reply: Document = { numIndexesBefore, numIndexesAfter: data.indexes.length, createdCollectionAutomatically: !existing };
-  if (built.length === 0) reply.note = 'all indexes already exist';
-  return reply;
-}
-
-function dropIndexes(ctx: CommandContext, cmd: Document): Document {
-  const coll = collectionName(cmd, ctx.db);
-  checkFields(cmd, 'dropIndexes', { index: 'any', collectionUUID: 'any', isTimeseriesNamespace: 'bool' }, { command: true });
-  if (cmd.index === undefined || cmd.index === null) throw missingField('dropIndexes.index');
-  const data = ctx.store.collection(ctx.db, coll);
-  if (!data) throw new CommandError('NamespaceNotFound', `ns not found ${ctx.db}.${coll}`);
-  const index = cmd.index;
-  let targets: IndexSpec[];
-  if (index === '*') {
-    targets = data.indexes.filter((i) => i.name !== '_id_');
-  } else if (typeof index === 'string' || Array.isArray(index)) {
-    const names = typeof index === 'string' ? [index] : index;
-    targets = names.map((name) => {
-      if (typeof name !== 'string') throw wrongType('dropIndexes.index', 'string', name);
-      const found = data.indexes.find((i) => i.name === name);
-      if (!found) throw new CommandError('IndexNotFound', `index not found with name [${name}]`);
-      return found;
-    });
-  } else if (isDocument(index)) {
-    const found = data.indexes.filter((i) => sameValue(i.key, index));
-    if (found.length === 0) throw new CommandError('IndexNotFound', `can't find index with key: ${specText(index)}`);
-    targets = found.slice(0, 1);
-  } else {
-    throw new CommandError('TypeMismatch', `BSON field 'dropIndexes.index' is the wrong type, expected types '[string, object, array]'`);
-  }
-  if (targets.some((i) => i.name === '_id_')) throw new CommandError('InvalidOptions', 'cannot drop _id index');
-  const nIndexesWas = data.indexes.length;
-  for (const spec of targets) data.dropIndex(spec.name);
-  ctx.store.record(targets.map((spec) => ({
-    op: 'dropIndexes',
-    db: ctx.db,
-    coll,
-    collectionUUID: data.uuid,
-    operationDescription: { indexes: [indexDoc(spec)] },
-  })));
-  return index === '*' ? { nIndexesWas, msg: 'non-_id indexes dropped for collection' } : { nIndexesWas };
-}
-
 export const DDL_COMMANDS: CommandSpec[] = [
-  { name: 'listDatabases', adminOnly: true, read: true, run: listDatabases },
+  { name: 'listDatabases', auth: 'authenticated', adminOnly: true, read: true, run: listDatabases },
   { name: 'listCollections', read: true, run: listCollections },
-  { name: 'listIndexes', read: true, run: listIndexes },
   { name: 'dbStats', aliases: ['dbstats'], read: true, run: dbStats },
   { name: 'create', write: true, inTransaction: true, run: create },
   { name: 'collMod', write: true, run: collMod },
   { name: 'drop', write: true, run: drop },
   { name: 'dropDatabase', write: true, run: dropDatabase },
   { name: 'renameCollection', adminOnly: true, write: true, run: renameCollection },
-  { name: 'createIndexes', write: true, inTransaction: true, run: createIndexes },
-  { name: 'dropIndexes', aliases: ['deleteIndexes'], write: true, run: dropIndexes },
 ];

@@ -5,6 +5,7 @@
 import { Long, type Document } from 'bson';
 import { CommandError } from '../errors';
 import type { Member } from '../member';
+import { MAX_WIRE_VERSION } from '../version';
 import type { CommandContext, CommandSpec } from './types';
 
 const TERM = 1;
@@ -26,7 +27,7 @@ function hello(ctx: CommandContext, cmd: Document, legacy: boolean): Promise<Doc
       known ? "A request with a 'topologyVersion' must include 'maxAwaitTimeMS'" : "A request with 'maxAwaitTimeMS' must include a 'topologyVersion'",
     );
   }
-  if (known === undefined) return describe(ctx, legacy);
+  if (known === undefined) return withMechanisms(ctx, cmd, describe(ctx, legacy));
   const maxAwaitTimeMS = Number(cmd.maxAwaitTimeMS);
   if (!Number.isInteger(maxAwaitTimeMS) || maxAwaitTimeMS < 0) {
     throw new CommandError('Location31373', 'maxAwaitTimeMS must be a non-negative integer');
@@ -44,6 +45,16 @@ function hello(ctx: CommandContext, cmd: Document, legacy: boolean): Promise<Doc
     return waitForTopologyChange(ctx, maxAwaitTimeMS).then(() => describe(ctx, legacy));
   }
   return describe(ctx, legacy);
+}
+
+/** `saslSupportedMechs: 'db.user'`: the mechanisms that user may authenticate with, so the driver picks one. */
+function withMechanisms(ctx: CommandContext, cmd: Document, reply: Document): Document {
+  const name = cmd.saslSupportedMechs;
+  if (typeof name !== 'string') return reply;
+  const dot = name.indexOf('.');
+  const record = dot > 0 ? ctx.rs.users.find(name.slice(dot + 1), name.slice(0, dot)) : undefined;
+  if (record) reply.saslSupportedMechs = record.mechanisms;
+  return reply;
 }
 
 function sameProcess(member: Member, known: Document): boolean {
@@ -84,7 +95,7 @@ function describe(ctx: CommandContext, legacy: boolean): Document {
     logicalSessionTimeoutMinutes: 30,
     connectionId: ctx.connection.id,
     minWireVersion: 0,
-    maxWireVersion: 25,
+    maxWireVersion: MAX_WIRE_VERSION,
     readOnly: false,
   };
   if (member.role === 'mongos') return { ...reply, msg: 'isdbgrid' };
@@ -101,6 +112,6 @@ function describe(ctx: CommandContext, legacy: boolean): Document {
 }
 
 export const HELLO_COMMANDS: CommandSpec[] = [
-  { name: 'hello', anyRole: true, opQuery: true, run: (ctx, cmd) => hello(ctx, cmd, false) },
-  { name: 'isMaster', aliases: ['ismaster'], anyRole: true, opQuery: true, run: (ctx, cmd) => hello(ctx, cmd, true) },
+  { name: 'hello', auth: 'none', anyRole: true, opQuery: true, run: (ctx, cmd) => hello(ctx, cmd, false) },
+  { name: 'isMaster', auth: 'none', aliases: ['ismaster'], anyRole: true, opQuery: true, run: (ctx, cmd) => hello(ctx, cmd, true) },
 ];

@@ -7,6 +7,9 @@ import { ADMIN_COMMANDS } from './admin';
 import { AGGREGATE_COMMANDS } from './aggregate';
 import { BULK_WRITE_COMMANDS } from './bulk-write';
 import { DDL_COMMANDS } from './ddl';
+import { EXPLAIN_COMMANDS } from './explain';
+import { INDEX_COMMANDS } from './indexes';
+import { USER_COMMANDS } from './users';
 import { HELLO_COMMANDS } from './hello';
 import { READ_COMMANDS } from './reads';
 import type { CommandSpec } from './types';
@@ -20,6 +23,9 @@ const ALL: CommandSpec[] = [
   ...READ_COMMANDS,
   ...AGGREGATE_COMMANDS,
   ...DDL_COMMANDS,
+  ...INDEX_COMMANDS,
+  ...EXPLAIN_COMMANDS,
+  ...USER_COMMANDS,
 ];
 
 export const COMMANDS = new Map<string, CommandSpec>();

@@ -7,15 +7,18 @@
 import { BSON, ObjectId, type Document } from 'bson';
 import { ArraySource, type Batch, type CursorSource } from '../cursors';
 import { CommandError } from '../errors';
+import { numKind } from '../numbers';
 import { updateTargets } from '../update-description';
-import { compileFilter, select, type EvalOptions } from '../query';
-import { CollectionData, idKey, sameValue } from '../store';
+import { runPipeline, select, type EvalOptions } from '../query';
+import { compileValidator } from '../validation';
+import { refuseView, resolveView, type ResolvedView } from '../views';
+import { CollectionData, sameValue } from '../store';
 import { applyUpdate, idFirst, updateKind, upsertDocument, type UpdateOptions } from '../update';
 import type { FieldType } from './args';
 import type { CommandContext } from './types';
 
 /** mongod's `maxWriteBatchSize`. */
-export const MAX_WRITE_BATCH = 100_000;
+const MAX_WRITE_BATCH = 100_000;
 
 export interface Namespace {
   db: string;
@@ -27,11 +30,30 @@ export function documents(ctx: CommandContext, ns: Namespace): Document[] {
   return data ? [...data.docs.values()] : [];
 }
 
+/** What a read of `ns` sees: a collection's documents, or what a view computes from its collection. */
+export function readDocuments(ctx: CommandContext, ns: Namespace): Document[] {
+  const view = resolveView(ctx.store, ns.db, ns.coll);
+  return view ? throughView(ctx, ns.db, view, [], {}) : documents(ctx, ns);
+}
+
+/**
+ * A read through a view: the view's pipeline over its collection, then
+ * `stages` (the read's own filter, sort, … as pipeline stages), with the
+ * view's collation unless the read names one.
+ */
+export function throughView(ctx: CommandContext, db: string, view: ResolvedView, stages: Document[], options: EvalOptions): Document[] {
+  return runPipeline(documents(ctx, { db, coll: view.coll }), [...view.pipeline, ...stages], {
+    ...options,
+    collation: options.collation ?? view.collation,
+    collection: (name) => readDocuments(ctx, { db, coll: name }),
+  });
+}
+
 /** The documents a filter can match: one by `_id` lookup when it names a single plain `_id`, else all. */
 export function candidates(data: CollectionData | undefined, filter: Document): Iterable<Document> {
   if (!data) return [];
   const id = filter._id;
-  if (Object.keys(filter).length === 1 && (typeof id === 'string' || typeof id === 'number' || id instanceof ObjectId)) {
+  if (Object.keys(filter).length === 1 && (typeof id === 'string' || numKind(id) || id instanceof ObjectId)) {
     const doc = data.get(id);
     return doc ? [doc] : [];
   }
@@ -136,25 +158,34 @@ export function checkBatch(count: number): void {
 export function checkId(doc: Document): void {
   const id = doc._id;
   if (Array.isArray(id)) throw new CommandError('InvalidIdField', "can't use an array for _id");
-  if (id instanceof RegExp) throw new CommandError('InvalidIdField', "can't use a regex for _id");
+  if (id instanceof RegExp || (id as { _bsontype?: string } | null)?._bsontype === 'BSONRegExp') {
+    throw new CommandError('InvalidIdField', "can't use a regex for _id");
+  }
   if (isDocument(id)) {
     const dollar = Object.keys(id).find((k) => k.startsWith('$'));
     if (dollar) throw new CommandError('DollarPrefixedFieldName', `_id fields may not contain '$'-prefixed fields: ${dollar} is not valid for storage.`);
   }
 }
 
-/** A collection validator (query-operator form) as mongod applies it to a write. */
+/**
+ * A collection validator as mongod applies it to a write: `strict` checks
+ * every insert and update, `moderate` leaves updates of documents that
+ * already fail it alone, `off` nothing; `warn` lets the write through
+ * (mongod only logs it).
+ */
 export function checkValidation(ctx: CommandContext, ns: Namespace, doc: Document, before: Document | undefined, bypass: boolean): void {
   const options = ctx.view.collection(ns.db, ns.coll)?.options;
   if (bypass || !options?.validator || options.validationLevel === 'off' || options.validationAction === 'warn') return;
-  const matches = compileFilter(options.validator as Document);
-  if (options.validationLevel === 'moderate' && before && !matches(before)) return;
-  if (!matches(doc)) {
-    throw new CommandError('DocumentValidationFailure', 'Document failed validation', { extra: { errInfo: { failingDocumentId: doc._id } } });
+  const check = compileValidator(options.validator as Document);
+  if (options.validationLevel === 'moderate' && before && check(before) !== undefined) return;
+  const details = check(doc);
+  if (details) {
+    throw new CommandError('DocumentValidationFailure', 'Document failed validation', { extra: { errInfo: { failingDocumentId: doc._id, details } } });
   }
 }
 
 export function insertDocument(ctx: CommandContext, ns: Namespace, raw: Document, bypass: boolean): void {
+  refuseView(ctx.store, ns.db, ns.coll);
   const doc = idFirst(raw);
   checkId(doc);
   checkValidation(ctx, ns, doc, undefined, bypass);
@@ -163,7 +194,7 @@ export function insertDocument(ctx: CommandContext, ns: Namespace, raw: Document
 }
 
 /** A capped collection over its `max` documents or `size` bytes loses its oldest documents. */
-export function evictCapped(ctx: CommandContext, ns: Namespace): void {
+function evictCapped(ctx: CommandContext, ns: Namespace): void {
   const data = ctx.view.collection(ns.db, ns.coll);
   if (!data?.options.capped) return;
   const max = typeof data.options.max === 'number' ? data.options.max : Infinity;
@@ -202,10 +233,11 @@ export interface UpdateOutcome {
 }
 
 export function updateOptions(ctx: CommandContext, s: UpdateStatement): UpdateOptions {
-  return { filter: s.filter, arrayFilters: s.arrayFilters, let: s.options.let, timestamp: () => ctx.store.tick() };
+  return { filter: s.filter, arrayFilters: s.arrayFilters, evalOptions: s.options, timestamp: () => ctx.store.tick() };
 }
 
 export function runUpdate(ctx: CommandContext, ns: Namespace, s: UpdateStatement): UpdateOutcome {
+  refuseView(ctx.store, ns.db, ns.coll);
   const kind = updateKind(s.u);
   if (s.multi && kind === 'replacement') {
     throw new CommandError('FailedToParse', 'multi update is not supported for replacement-style update');
@@ -228,7 +260,7 @@ export function runUpdate(ctx: CommandContext, ns: Namespace, s: UpdateStatement
     const after = applyUpdate(before, s.u, options);
     last = { before, after };
     // mongod writes nothing (no oplog entry) for an update that changes nothing.
-    if (idKey(before) === idKey(after)) continue;
+    if (sameValue(before, after)) continue;
     checkValidation(ctx, ns, after, before, s.bypass);
     ctx.view.write({
       op: kind === 'replacement' ? 'replace' : 'update',
@@ -244,6 +276,7 @@ export function runUpdate(ctx: CommandContext, ns: Namespace, s: UpdateStatement
 }
 
 export function runDelete(ctx: CommandContext, ns: Namespace, filter: Document, multi: boolean, hint: unknown, options: EvalOptions): Document[] {
+  refuseView(ctx.store, ns.db, ns.coll);
   const data = ctx.view.collection(ns.db, ns.coll);
   checkHint(data, hint);
   const matches = select(candidates(data, filter), filter, { ...options, limit: multi ? 0 : 1 });

@@ -2,6 +2,7 @@ import type { Document } from 'bson';
 import type { ReplicaSet } from '../cluster';
 import type { Connection } from '../connection';
 import type { Member } from '../member';
+import type { RunningOperation } from '../operations';
 import type { ServerSession, Transaction } from '../sessions';
 import type { DataView, Store } from '../store';
 import type { Request } from '../wire';
@@ -21,6 +22,8 @@ export interface CommandContext {
   transaction?: Transaction;
   /** A retryable write (`txnNumber` outside a transaction): its statements are remembered one by one. */
   retryableWrite?: boolean;
+  /** The command as `currentOp` lists it; killed by `killOp`. */
+  operation: RunningOperation;
 }
 
 /** Where a command may run in a replica set. */
@@ -63,6 +66,13 @@ export interface CommandSpec {
   opQuery?: boolean;
   /** Answered by arbiters and routers too (hello, ping, …). */
   anyRole?: boolean;
+  /**
+   * What it needs of the user when authentication is on: nothing (the
+   * handshake, authentication), any authenticated user, user administration
+   * on its database, or (the default) read or write on its database for the
+   * commands marked `read`/`write` and a cluster role for the others.
+   */
+  auth?: 'none' | 'authenticated' | 'userAdmin' | 'cluster';
   run(ctx: CommandContext, cmd: Document): Promise<Document> | Document;
 }
 

@@ -8,6 +8,7 @@ import { CommandError } from '../errors';
 import { project, select, sortSpec } from '../query';
 import { checkFields, collectionName, toNumber, truthy, wrongType, type FieldType } from './args';
 import type { CommandContext, CommandSpec } from './types';
+import { refuseView } from '../views';
 import { candidates, checkBatch, checkHint, evalOptions, insertDocument, isDocument, letWith, retryableStatement, runDelete, runStatements, runUpdate, writeErrors, WRITE_FIELDS } from './statements';
 
 function insert(ctx: CommandContext, cmd: Document): Document {
@@ -127,6 +128,7 @@ function findAndModify(ctx: CommandContext, cmd: Document): Document {
   return retryableStatement(ctx, () => (remove ? removeOne() : updateOne()));
 
   function removeOne(): Document {
+    refuseView(ctx.store, ns.db, ns.coll);
     const data = ctx.view.collection(ns.db, ns.coll);
     checkHint(data, cmd.hint);
     const [doc] = select(candidates(data, filter), filter, { ...options, sort: sortSpec(cmd.sort as Document | undefined), limit: 1 });
