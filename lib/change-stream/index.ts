@@ -14,7 +14,8 @@ import type { OpenChangeStream } from './reader';
 import { StreamObserver, type OplogHeadroom, type StreamLag, type StreamMetrics } from './observe';
 import { Hub } from './shared';
 // Consumer groups (./group): consume() of a stream with `group` runs a group member.
-import { consumeGroup, groupNeedsConsume, groupSetup, type GroupSetup } from './group';
+import { consumeGroup, groupNeedsConsume, groupSetup } from './group';
+import type { GroupSetup } from './group/member';
 import type { ChangeStreamStatus } from './status';
 
 export type { RetryOptions } from './backoff';
@@ -22,7 +23,6 @@ export type { ChangeHandler } from './consume';
 export type { CheckpointOptions, CheckpointStart, ConsumeOptions, LeaseOptions, RxWatchOptions } from './options';
 export type { HistoryLostInfo, HistoryLostPolicy, OpenChangeStream } from './reader';
 export type { ChangeStreamStatus, CloseReason, StoreOperation } from './status';
-export type { StreamOwner } from './config';
 export type { GroupOptions, GroupStatus, RevokeReason, GroupOperation } from './group';
 export type {
   HeadroomOptions,
@@ -155,6 +155,7 @@ export class RxChangeStream<
 
   /**
    * Use `watch()` on a client, database or collection. Validates at once.
+   * @internal
    *
    * @param open - opens a driver change stream, e.g.
    *   `(pipeline, options) => collection.watch(pipeline, options)`

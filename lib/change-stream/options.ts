@@ -166,6 +166,7 @@ export interface ResolvedOptions<TChange> {
  * Validates `watch()` arguments and applies defaults. Throws `TypeError` for
  * a value of the wrong type, an unknown key or conflicting options,
  * `RangeError` for a number out of range.
+ * @internal
  */
 export function resolveWatchOptions<TChange>(pipeline: unknown, options: unknown): ResolvedOptions<TChange> {
   const stages = pipeline ?? [];

@@ -19,7 +19,6 @@ import type { Origin } from './record';
 
 export type { GroupOptions } from './options';
 export type { GroupStatus, GroupOperation, RevokeReason } from './status';
-export type { GroupSetup } from './member';
 
 const DEFAULT_TIMEOUT_MS = 10_000;
 const START_KEYS = ['resumeAfter', 'startAfter', 'startAtOperationTime'] as const;
@@ -70,6 +69,7 @@ export function groupSetup<TChange extends Document>(input: GroupInput<TChange>)
  * member of the group; handlers run for the changes of the partitions it
  * owns, one at a time per partition (partitions run side by side), and the
  * handlers' emissions are merged.
+ * @internal
  */
 export function consumeGroup<TChange extends Document, R>(
   setup: GroupSetup<TChange>,
@@ -83,7 +83,7 @@ export function consumeGroup<TChange extends Document, R>(
   });
 }
 
-/** What a plain subscriber (or `connect()`) of a group's stream gets: groups split work for `consume()` only. */
+/** What a plain subscriber (or `connect()`) of a group's stream gets: groups split work for `consume()` only. @internal */
 export function groupNeedsConsume(): TypeError {
   return new TypeError('a stream with the group option is read with consume() in each member; subscribe() and connect() would read every partition');
 }

@@ -41,6 +41,7 @@ const KEYS = ['partitions', 'leaseMS'];
  * needs (a store that can list leases, no `checkpoint.lease`: the group
  * sets its partitions' leases). `TypeError` for a wrong type, an unknown
  * key or a missing piece; `RangeError` for a number out of range.
+ * @internal
  */
 export function resolveGroup(value: unknown, checkpoint: unknown): ResolvedGroup | undefined {
   if (value === undefined) return undefined;
