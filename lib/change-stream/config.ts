@@ -1,4 +1,4 @@
-import type { Document, ResumeToken } from 'mongodb';
+import type { Document, MongoClient, ResumeToken } from 'mongodb';
 import type { OpenChangeStream } from './reader';
 import type { ResolvedOptions } from './options';
 import type { ChangeStreamStatus } from './status';
@@ -17,6 +17,8 @@ export interface StreamOwner {
   readonly closed: boolean;
   /** Registers teardown run (and awaited) before the owner closes; returns an unregister function. */
   onClose(hook: () => void | Promise<void>): () => void;
+  /** The driver client the stream reads with, when known (transactional `consume()` checks its store against it). */
+  readonly driver?: MongoClient;
 }
 
 /** Options of one `RxChangeStream`, validated and with defaults applied, and its wiring. @internal */

@@ -1,8 +1,9 @@
-import type { ChangeStreamDocument, ChangeStreamOptions, Document, ResumeToken, Timestamp } from 'mongodb';
+import type { ChangeStreamDocument, ChangeStreamOptions, Document, ResumeToken, Timestamp, TransactionOptions } from 'mongodb';
 import { asyncScheduler, type SchedulerLike } from 'rxjs';
 import type { CheckpointStore } from '../checkpoint/store';
 import { describe } from '../driver/names';
 import { DEFAULT_RETRY, type RetryOptions } from './backoff';
+import { resolveHandlerErrors, type DeadLetterTarget, type HandlerErrorPolicy, type ResolvedHandlerErrors } from './handler-errors';
 import type { HistoryLostPolicy } from './reader';
 import { boolean, duration, finite, integer, knownKeys, object, oneOf } from './validate';
 
@@ -85,15 +86,65 @@ export interface RxWatchOptions<TChange = ChangeStreamDocument> extends ChangeSt
   onInvalidate?: 'complete' | 'restart';
   /** Where emissions, backoff, checkpoint and lease timers are scheduled. Default `asyncScheduler`. */
   scheduler?: SchedulerLike;
+  /**
+   * Adds `$changeStreamSplitLargeEvent` as the last pipeline stage (MongoDB
+   * 7.0+, 6.0.9+), so an event over 16 MB reaches the client as fragments
+   * instead of failing the stream, and puts the fragments back together:
+   * subscribers and `consume()` get each event whole and once, with the
+   * last fragment's `_id`. The position moves only past a whole event, so
+   * a restart in the middle of one reads it again from its first fragment.
+   * Default `false`.
+   */
+  splitLargeEvents?: boolean;
+  /**
+   * Collection streams only: first emit every document of the collection,
+   * read at one cluster time, as `{ operationType: 'snapshot', fullDocument,
+   * documentKey, ns, clusterTime }` events (passed through the pipeline like
+   * changes), then the changes after that time — no gap, no duplicate.
+   * With a checkpoint, the snapshot runs while the store holds no position
+   * for the key (a restart during it reads it again); its time is stored
+   * once every snapshot event is handled, and later runs resume from the
+   * stored position. The whole snapshot must be read within the server's
+   * snapshot history window (`minSnapshotHistoryWindowInSeconds`, 300 s by
+   * default), else the stream errors with `SnapshotTooOld`. Cannot be
+   * combined with a start option (`resumeAfter`, `startAfter`,
+   * `startAtOperationTime`, `checkpoint.start`). Default `false`.
+   */
+  initialSnapshot?: boolean;
 }
 
 /** Options of `consume()`. Unknown keys are a `TypeError`. */
 export interface ConsumeOptions {
   /** Most events held in memory (read ahead plus in the handler). Default: the stream's `highWaterMark`. */
   highWaterMark?: number;
+  /**
+   * Exactly-once for MongoDB projections: `true` (or the transaction's
+   * options: read and write concern, `maxCommitTimeMS`) runs the handlers
+   * of up to `checkpoint.every.events` changes and the checkpoint save in
+   * one transaction, the handler getting `{ session }` as its second
+   * argument; see `RxChangeStream.consume`. Needs a `checkpoint` with a
+   * `CollectionCheckpointStore` on the stream's own client. Default `false`.
+   */
+  transactional?: boolean | TransactionOptions;
+  /** What a handler error does: stop (default), retry with backoff, or park the change. See {@link HandlerErrorPolicy}. */
+  onHandlerError?: HandlerErrorPolicy;
+  /** Where `onHandlerError: 'park'` writes parked changes: a driver `Collection` or an `RxCollection`. */
+  deadLetters?: DeadLetterTarget;
 }
 
-const RX_KEYS = ['checkpoint', 'linger', 'highWaterMark', 'bufferSize', 'retry', 'onHistoryLost', 'onInvalidate', 'scheduler'] as const;
+/** `consume()`'s options, validated, with defaults. @internal */
+export interface ResolvedConsumeOptions {
+  highWaterMark: number;
+  /** The transaction options when transactional. */
+  transactional: TransactionOptions | undefined;
+  /** `undefined` for 'stop'. */
+  onHandlerError: ResolvedHandlerErrors | undefined;
+}
+
+const RX_KEYS = [
+  'checkpoint', 'linger', 'highWaterMark', 'bufferSize', 'retry', 'onHistoryLost', 'onInvalidate', 'scheduler',
+  'splitLargeEvents', 'initialSnapshot',
+] as const;
 /** The driver's change-stream options (ChangeStreamOptions and what it extends). */
 const DRIVER_KEYS = [
   'fullDocument', 'fullDocumentBeforeChange', 'maxAwaitTimeMS', 'resumeAfter', 'startAfter', 'startAtOperationTime',
@@ -140,6 +191,9 @@ export interface ResolvedOptions<TChange> {
   onHistoryLost: HistoryLostPolicy<TChange>;
   onInvalidate: 'complete' | 'restart';
   scheduler: SchedulerLike;
+  /** The pipeline ends with `$changeStreamSplitLargeEvent`; fragments are put back together. */
+  splitLargeEvents: boolean;
+  initialSnapshot: boolean;
 }
 
 /**
@@ -159,8 +213,19 @@ export function resolveWatchOptions<TChange>(pipeline: unknown, options: unknown
   validateDriverOptions(driverOptions as ChangeStreamOptions);
   const checkpoint = resolveCheckpoint(all.checkpoint, driverOptions as ChangeStreamOptions);
   if (checkpoint !== undefined) for (const key of START_KEYS) delete driverOptions[key];
+  const splitLargeEvents = boolean('splitLargeEvents', all.splitLargeEvents, false);
+  const initialSnapshot = boolean('initialSnapshot', all.initialSnapshot, false);
+  if (splitLargeEvents && (stages as Document[]).some((stage) => SPLIT_STAGE in stage)) {
+    throw new TypeError(`watch() option splitLargeEvents adds the ${SPLIT_STAGE} stage itself; remove it from the pipeline`);
+  }
+  if (initialSnapshot) {
+    const start = START_KEYS.find((k) => all[k] != null) ?? (all.checkpoint?.start !== undefined && all.checkpoint.start !== 'now' ? 'checkpoint.start' : undefined);
+    if (start !== undefined) throw new TypeError(`watch() option initialSnapshot starts the stream at the snapshot's time; it cannot be combined with ${start}`);
+  }
   return {
-    pipeline: stages as Document[],
+    splitLargeEvents,
+    initialSnapshot,
+    pipeline: splitLargeEvents ? [...(stages as Document[]), { [SPLIT_STAGE]: {} }] : (stages as Document[]),
     driverOptions: driverOptions as ChangeStreamOptions,
     checkpoint,
     linger: duration('linger', all.linger, DEFAULTS.linger),
@@ -173,11 +238,20 @@ export function resolveWatchOptions<TChange>(pipeline: unknown, options: unknown
   };
 }
 
-/** Validates `consume()`'s options; returns its highWaterMark. */
-export function resolveConsumeOptions(options: ConsumeOptions | undefined, fallback: number): number {
+/** The stage `splitLargeEvents` appends. */
+export const SPLIT_STAGE = '$changeStreamSplitLargeEvent';
+
+/** Validates `consume()`'s options; `fallback` is the stream's highWaterMark. */
+export function resolveConsumeOptions(options: ConsumeOptions | undefined, fallback: number): ResolvedConsumeOptions {
   const given = object('consume() options', options);
-  if (given !== undefined) knownKeys('consume() options', given, ['highWaterMark']);
-  return integer('highWaterMark', given?.highWaterMark, fallback);
+  if (given !== undefined) knownKeys('consume() options', given, ['highWaterMark', 'transactional', 'onHandlerError', 'deadLetters']);
+  const transactional = given?.transactional;
+  if (transactional !== undefined && typeof transactional !== 'boolean') object('consume() option transactional', transactional);
+  return {
+    highWaterMark: integer('highWaterMark', given?.highWaterMark, fallback),
+    transactional: transactional === true ? {} : transactional === false || transactional === undefined ? undefined : (transactional as TransactionOptions),
+    onHandlerError: resolveHandlerErrors(given?.onHandlerError, given?.deadLetters),
+  };
 }
 
 function validateDriverOptions(options: ChangeStreamOptions): void {

@@ -34,6 +34,11 @@ export type CloseReason = 'unsubscribed' | 'completed' | 'clientClosed' | 'error
  * - `invalidated`: an invalidate event arrived (collection dropped or
  *   renamed, database dropped); `restarting` says whether the stream goes on
  *   (the new cursor is not reported again).
+ * - `handlerError`: a `consume()` handler failed on attempt `attempt`
+ *   for a change and `onHandlerError` goes on: `action` `retry` runs it
+ *   again after `delayMS`, `park` writes the change to the dead letters
+ *   and skips it. (A handler error that stops the subscription is
+ *   reported by `closed`.)
  * - `closed`: the subscription ended, released its cursor, saved its last
  *   position and gave its lease up; exactly once after each `opened`.
  *   `reason` says why (`clientClosed`: its client closed; subscribers then
@@ -68,6 +73,13 @@ export type ChangeStreamStatus =
       readonly policy: 'error' | 'restartFromNow' | 'function';
     }
   | { readonly type: 'invalidated'; readonly token: ResumeToken | undefined; readonly restarting: boolean }
+  | {
+      readonly type: 'handlerError';
+      readonly error: unknown;
+      readonly attempt: number;
+      readonly action: 'retry' | 'park';
+      readonly delayMS?: number;
+    }
   | {
       readonly type: 'closed';
       readonly reason: CloseReason;
