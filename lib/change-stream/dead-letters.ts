@@ -3,8 +3,12 @@ import { concat, defer, EMPTY, from, ignoreElements, Observable, of, repeat, typ
 import { describe } from '../driver/names';
 import { isAsync } from './handler-result';
 
-/** Where parked changes go: a driver `Collection`, or anything holding one as `driver` (an `RxCollection`). */
-export type DeadLetterTarget = Collection<Document> | { readonly driver: Collection<Document> };
+/**
+ * Where parked changes go: a driver `Collection`, or anything holding one as
+ * `driver` (an `RxCollection`), of any schema type (the letters' shape is
+ * {@link DeadLetter}).
+ */
+export type DeadLetterTarget = Collection<any> | { readonly driver: Collection<any> };
 
 /** A parked change, as `consume(…, { onHandlerError: 'park', deadLetters })` writes it. */
 export interface DeadLetter<TChange extends Document = ChangeStreamDocument> {
