@@ -2,6 +2,7 @@ import type { ChangeStream, ChangeStreamOptions, Document, MongoServerError, Res
 import type { SchedulerLike } from 'rxjs';
 import { backoffDelay, type RetryOptions } from './backoff';
 import { classifyError, operationTimeOf } from './classify';
+import { FragmentAssembler } from './fragments';
 import { replaceLostHistory, type HistoryLostPolicy } from './history';
 import { isTimestamp } from './options';
 import { Stopped, type Position } from './position';
@@ -32,6 +33,8 @@ export interface ReaderConfig<TChange extends Document> {
   position: Position;
   waits: Waits;
   report(status: ChangeStreamStatus): void;
+  /** The pipeline ends with `$changeStreamSplitLargeEvent`: put fragments back together. */
+  splitLargeEvents?: boolean;
 }
 
 /** Where the reader hands what it read. @internal */
@@ -77,12 +80,15 @@ export class ChangeStreamReader<TChange extends Document> {
   private readonly closing = new WeakMap<object, Promise<void>>();
   private cancelPolicy: (() => void) | undefined;
   private done: Promise<void> | undefined;
+  private readonly fragments: FragmentAssembler<TChange> | undefined;
 
   constructor(
     private readonly config: ReaderConfig<TChange>,
     private readonly sink: ReaderSink<TChange>,
     private readonly pacing?: ReadPacing,
-  ) {}
+  ) {
+    if (config.splitLargeEvents === true) this.fragments = new FragmentAssembler();
+  }
 
   start(): void {
     this.done ??= this.run();
@@ -146,6 +152,7 @@ export class ChangeStreamReader<TChange extends Document> {
 
   private openStream(): ChangeStream<Document, TChange> {
     this.cursorKnown = false;
+    this.fragments?.reset();
     this.stream = this.config.open(this.config.pipeline, this.config.position.startOptions(this.config.driverOptions));
     return this.stream;
   }
@@ -203,15 +210,18 @@ export class ChangeStreamReader<TChange extends Document> {
         if (this.stopped) break;
         const token: ResumeToken | undefined = stream.resumeToken ?? undefined;
         if (change !== null) {
-          this.sink.event(change, position.read(token));
+          // A fragment of a split event moves nothing until the last one: a restart reads the event again whole.
+          const whole = this.fragments === undefined ? change : this.fragments.add(change);
+          if (whole === undefined) continue;
+          this.sink.event(whole, position.read(token));
           if (this.stopped) break;
-          if ((change as { operationType?: unknown }).operationType === 'invalidate') {
+          if ((whole as { operationType?: unknown }).operationType === 'invalidate') {
             this.config.report({ type: 'invalidated', token, restarting: this.config.onInvalidate === 'restart' });
             return 'invalidated';
           }
         } else if (stream.closed) {
           return 'ended';
-        } else if (token !== undefined) {
+        } else if (token !== undefined && this.fragments?.pending !== true) {
           position.quiet(token);
         }
       }

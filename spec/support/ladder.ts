@@ -168,7 +168,7 @@ async function startWire(members: number, reason: string): Promise<StartedBacken
     kind: 'wire',
     uri: rs.uri,
     reason: `${reason}; using the rxmongo wire test server (a test double, not MongoDB)`,
-    capabilities: ['failCommand', 'topologyControl', 'historyControl'],
+    capabilities: ['failCommand', 'topologyControl', 'historyControl', 'splitLargeEvents'],
     stop: () => rs.close(),
   };
 }
@@ -176,11 +176,26 @@ async function startWire(members: number, reason: string): Promise<StartedBacken
 /** Asks a real deployment what it allows. */
 async function probeCapabilities(uri: string): Promise<Capability[]> {
   const client = new MongoClient(uri, { serverSelectionTimeoutMS: 10_000 });
+  const found: Capability[] = [];
+  const probe = async (capability: Capability, command: () => Promise<unknown>): Promise<void> => {
+    try {
+      await command();
+      found.push(capability);
+    } catch {
+      // The backend lacks it; specs that need it skip with the reason.
+    }
+  };
   try {
-    await client.db('admin').command({ configureFailPoint: 'failCommand', mode: 'off' });
-    return ['failCommand'];
-  } catch {
-    return [];
+    await probe('failCommand', () => client.db('admin').command({ configureFailPoint: 'failCommand', mode: 'off' }));
+    await probe('splitLargeEvents', async () => {
+      const stream = client.watch([{ $changeStreamSplitLargeEvent: {} }]);
+      try {
+        await stream.tryNext();
+      } finally {
+        await stream.close();
+      }
+    });
+    return found;
   } finally {
     await client.close();
   }
