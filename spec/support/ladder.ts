@@ -168,7 +168,7 @@ async function startWire(members: number, reason: string): Promise<StartedBacken
     kind: 'wire',
     uri: rs.uri,
     reason: `${reason}; using the rxmongo wire test server (a test double, not MongoDB)`,
-    capabilities: ['failCommand', 'topologyControl', 'historyControl', 'splitLargeEvents'],
+    capabilities: ['failCommand', 'topologyControl', 'historyControl', 'splitLargeEvents', ...(await probeIdleCursors(rs.uri))],
     stop: () => rs.close(),
   };
 }
@@ -195,7 +195,20 @@ async function probeCapabilities(uri: string): Promise<Capability[]> {
         await stream.close();
       }
     });
-    return found;
+    return [...found, ...(await probeIdleCursors(uri))];
+  } finally {
+    await client.close();
+  }
+}
+
+/** Whether the deployment lists open cursors through `$currentOp` (mongod does; a test double may not yet). */
+async function probeIdleCursors(uri: string): Promise<Capability[]> {
+  const client = new MongoClient(uri, { serverSelectionTimeoutMS: 10_000 });
+  try {
+    await client.db('admin').aggregate([{ $currentOp: { idleCursors: true } }, { $limit: 1 }]).toArray();
+    return ['idleCursors'];
+  } catch {
+    return [];
   } finally {
     await client.close();
   }

@@ -71,12 +71,6 @@ export class AcknowledgedTokens {
     for (let i = this.head; i < this.pending.length && this.pending[i].seq <= seq; i += 1) token = this.pending[i].token ?? token;
     return token;
   }
-
-  /** Forgets events read and not acknowledged (their cursor is gone; they will be read again). */
-  clear(): void {
-    this.pending.length = 0;
-    this.head = 0;
-  }
 }
 
 /**
