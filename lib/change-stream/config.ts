@@ -1,6 +1,7 @@
 import type { Document, MongoClient, ResumeToken } from 'mongodb';
 import type { OpenChangeStream } from './reader';
 import type { ResolvedOptions } from './options';
+import type { SnapshotSource } from './snapshot';
 import type { ChangeStreamStatus } from './status';
 
 /**
@@ -28,4 +29,6 @@ export interface StreamConfig<TChange extends Document> extends ResolvedOptions<
   report(status: ChangeStreamStatus): void;
   /** The newest position any subscription of the stream has acknowledged. */
   moved(token: ResumeToken): void;
+  /** The collection to read first, with `initialSnapshot`. */
+  snapshotSource?: SnapshotSource;
 }

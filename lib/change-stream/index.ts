@@ -13,6 +13,7 @@ import { resolveConsumeOptions, resolveWatchOptions, type ConsumeOptions, type R
 import { transactionClient, TransactionalRun, type TransactionalChangeHandler } from './transactional';
 import type { OpenChangeStream } from './reader';
 import { Hub } from './shared';
+import type { SnapshotSource } from './snapshot';
 import type { ChangeStreamStatus } from './status';
 
 export type { RetryOptions } from './backoff';
@@ -24,6 +25,7 @@ export type { CheckpointOptions, ConsumeOptions, LeaseOptions, RxWatchOptions } 
 export type { HistoryLostInfo, HistoryLostPolicy, OpenChangeStream } from './reader';
 export type { ChangeStreamStatus, CloseReason, StoreOperation } from './status';
 export type { StreamOwner } from './config';
+export type { ChangeStreamSnapshotDocument, SnapshotSource } from './snapshot';
 
 /**
  * A change stream as a hot, multicast `Observable` of change events — what
@@ -101,17 +103,22 @@ export class RxChangeStream<
    * @param options - the driver's change-stream options plus rxmongo's
    * @param owner - the client whose `close()` must first end this stream's
    *   subscriptions (killing cursors, saving checkpoints); they then complete
+   * @param snapshotOf - the collection watched, for `initialSnapshot`
    */
   constructor(
     open: OpenChangeStream<TChange>,
     pipeline?: Document[],
     options?: RxWatchOptions<TChange>,
     owner?: StreamOwner,
+    snapshotOf?: SnapshotSource,
   ) {
     if (typeof open !== 'function') {
       throw new TypeError(`RxChangeStream needs a function opening a driver change stream, got ${describe(open)}`);
     }
     const resolved = resolveWatchOptions<TChange>(pipeline, options);
+    if (resolved.initialSnapshot && snapshotOf === undefined) {
+      throw new TypeError("watch() option initialSnapshot reads a collection's documents: use it on a collection's watch(), not a client's or a database's");
+    }
     let hub: Hub<TChange> | undefined;
     super((subscriber) => hub?.attach(subscriber));
     const status = new Subject<ChangeStreamStatus>();
@@ -120,6 +127,7 @@ export class RxChangeStream<
       ...resolved,
       open,
       owner,
+      snapshotSource: resolved.initialSnapshot ? snapshotOf : undefined,
       report: (event) => status.next(event),
       moved: (token) => {
         this.latest = token;

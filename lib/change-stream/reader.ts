@@ -3,6 +3,7 @@ import type { SchedulerLike } from 'rxjs';
 import { backoffDelay, type RetryOptions } from './backoff';
 import { classifyError, operationTimeOf } from './classify';
 import { FragmentAssembler } from './fragments';
+import { InitialSnapshot, type SnapshotSource } from './snapshot';
 import { replaceLostHistory, type HistoryLostPolicy } from './history';
 import { isTimestamp } from './options';
 import { Stopped, type Position } from './position';
@@ -35,6 +36,8 @@ export interface ReaderConfig<TChange extends Document> {
   report(status: ChangeStreamStatus): void;
   /** The pipeline ends with `$changeStreamSplitLargeEvent`: put fragments back together. */
   splitLargeEvents?: boolean;
+  /** Emit the collection's documents first, while no position is known (`initialSnapshot`). */
+  snapshotSource?: SnapshotSource;
 }
 
 /** Where the reader hands what it read. @internal */
@@ -81,6 +84,7 @@ export class ChangeStreamReader<TChange extends Document> {
   private cancelPolicy: (() => void) | undefined;
   private done: Promise<void> | undefined;
   private readonly fragments: FragmentAssembler<TChange> | undefined;
+  private readonly snapshot: InitialSnapshot | undefined;
 
   constructor(
     private readonly config: ReaderConfig<TChange>,
@@ -88,6 +92,10 @@ export class ChangeStreamReader<TChange extends Document> {
     private readonly pacing?: ReadPacing,
   ) {
     if (config.splitLargeEvents === true) this.fragments = new FragmentAssembler();
+    if (config.snapshotSource !== undefined) {
+      const stages = config.splitLargeEvents === true ? config.pipeline.slice(0, -1) : config.pipeline;
+      this.snapshot = new InitialSnapshot(config.snapshotSource, stages, config.driverOptions.batchSize);
+    }
   }
 
   start(): void {
@@ -99,6 +107,7 @@ export class ChangeStreamReader<TChange extends Document> {
     if (!this.stopped) {
       this.stopped = true;
       this.cancelPolicy?.();
+      this.snapshot?.stop();
       // killCursors ends a waiting getMore too; the read loop closes the stream again when its read settles.
       if (this.stream !== undefined && this.cursorKnown) this.closeSoon(this.stream);
     }
@@ -118,6 +127,7 @@ export class ChangeStreamReader<TChange extends Document> {
       while (!this.stopped) {
         let ending: Ending;
         try {
+          if (this.snapshot?.done === false && this.config.position.readPosition === undefined && !(await this.readSnapshot(this.snapshot))) return;
           const stream = this.openStream();
           ending = await this.readFrom(stream, (token) => {
             if (!this.everOpened) this.config.report({ type: 'opened', token });
@@ -230,6 +240,24 @@ export class ChangeStreamReader<TChange extends Document> {
       stream.off('resumeTokenChanged', onToken);
       stream.off('close', onClose);
     }
+  }
+
+  /**
+   * Emits the collection's documents (`initialSnapshot`), paced like
+   * changes, then starts the position just after the snapshot's time;
+   * false when stopped meanwhile.
+   */
+  private async readSnapshot(snapshot: InitialSnapshot): Promise<boolean> {
+    const { position, waits } = this.config;
+    const pacing = this.pacing;
+    const after = await snapshot.read({
+      deliver: (event) => this.sink.event(event as TChange, position.read(undefined)),
+      paced: (buffered) => (pacing === undefined || pacing.mayRead(buffered) ? undefined : waits.until((wake) => pacing.onReady(wake))),
+      stopped: () => this.stopped,
+    });
+    if (after === undefined || this.stopped) return false;
+    position.snapshotEnded(after);
+    return true;
   }
 
   /** Applies the policy; false when the stream has ended (error or stop). */

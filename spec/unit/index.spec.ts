@@ -53,6 +53,7 @@ describe('lib/index.ts', () => {
         'RxMongoError',
         'SubscriberOverflowError',
         'fromDriverCursor',
+        'replay',
       ].sort(),
     );
   });

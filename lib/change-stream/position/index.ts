@@ -145,6 +145,18 @@ export class Position {
     if (this.tokens.quiet(token)) this.advance(token, 0);
   }
 
+  /**
+   * The initial snapshot was read up to just before `after`: changes
+   * start there. That position is stored once every snapshot event before
+   * it is acknowledged — until then the store holds none, so a restart
+   * reads the snapshot again — and the change stream's opening position is
+   * not stored on its own (it would skip snapshot events not yet handled).
+   */
+  snapshotEnded(after: Timestamp): void {
+    this.openingToStore = false;
+    this.quiet(after);
+  }
+
   /** The history after the position is gone: reopen at `at` (the server's time of the loss) or now. */
   historyLost(at: Timestamp | undefined): void {
     this.resumePoint = undefined;
