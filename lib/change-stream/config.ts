@@ -9,9 +9,10 @@ import type { ChangeStreamStatus } from './status';
  * runs the registered hooks (and waits for them) before closing the driver,
  * so a stream can kill its cursor, save its checkpoint and complete first.
  *
- * Motor/driver counterpart: none.
+ * Public because the `RxChangeStream` constructor takes one; `watch()`
+ * passes its client's.
  *
- * @internal
+ * Motor/driver counterpart: none.
  */
 export interface StreamOwner {
   /** True once the owner started closing: new subscriptions error with `ClientClosedError`. */

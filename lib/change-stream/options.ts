@@ -200,6 +200,8 @@ export interface ResolvedOptions<TChange> {
  * Validates `watch()` arguments and applies defaults. Throws `TypeError` for
  * a value of the wrong type, an unknown key or conflicting options,
  * `RangeError` for a number out of range.
+ *
+ * @internal
  */
 export function resolveWatchOptions<TChange>(pipeline: unknown, options: unknown): ResolvedOptions<TChange> {
   const stages = pipeline ?? [];
@@ -239,9 +241,9 @@ export function resolveWatchOptions<TChange>(pipeline: unknown, options: unknown
 }
 
 /** The stage `splitLargeEvents` appends. */
-export const SPLIT_STAGE = '$changeStreamSplitLargeEvent';
+const SPLIT_STAGE = '$changeStreamSplitLargeEvent';
 
-/** Validates `consume()`'s options; `fallback` is the stream's highWaterMark. */
+/** Validates `consume()`'s options; `fallback` is the stream's highWaterMark. @internal */
 export function resolveConsumeOptions(options: ConsumeOptions | undefined, fallback: number): ResolvedConsumeOptions {
   const given = object('consume() options', options);
   if (given !== undefined) knownKeys('consume() options', given, ['highWaterMark', 'transactional', 'onHandlerError', 'deadLetters']);
