@@ -194,7 +194,9 @@ export class RxChangeStream<
    * handler must only do database work in `session`; what it emits is
    * emitted once, after the commit. A batch is cut short when no further
    * change is waiting, so a caught-up consumer never keeps a transaction
-   * open. A consumer killed mid-transaction leaves it open on the server;
+   * open; and it holds at most what has been read (the driver reads
+   * `highWaterMark / 2` changes at a time), so give `highWaterMark` at least
+   * twice `every.events` for full batches. A consumer killed mid-transaction leaves it open on the server;
    * its successor ends it at once (`killSessions`). Anything but a
    * `CollectionCheckpointStore` on the stream's client is a `TypeError`.
    *

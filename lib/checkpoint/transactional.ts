@@ -58,7 +58,8 @@ export class TransactionalCheckpointStore implements CheckpointStore {
       { _id: key, txnSession: { $exists: true }, $expr: { $lte: [{ $ifNull: ['$expiresAt', new Date(0)] }, '$$NOW'] } },
       { projection: { txnSession: 1 } },
     );
-    if (expired?.txnSession !== undefined) await this.kill(expired.txnSession);
+    const killed = expired?.txnSession;
+    if (killed !== undefined) await this.kill(killed);
     const lease = await this.inner.acquire(key, options);
     if (lease === undefined) return undefined;
     const ours = this.session.id?.id;
@@ -67,7 +68,8 @@ export class TransactionalCheckpointStore implements CheckpointStore {
       { $set: { txnSession: ours } },
       { returnDocument: 'before', projection: { txnSession: 1 } },
     );
-    if (before?.txnSession !== undefined && !sameId(before.txnSession, ours)) await this.kill(before.txnSession);
+    const previous = before?.txnSession;
+    if (previous !== undefined && !sameId(previous, ours) && !sameId(previous, killed)) await this.kill(previous);
     return lease;
   }
 

@@ -11,7 +11,7 @@ import { RxMongoClient } from '../../lib/client/client';
 import { CollectionCheckpointStore, type CheckpointDocument } from '../../lib/checkpoint/collection';
 import { MemoryCheckpointStore } from '../../lib/checkpoint/memory';
 import { CheckpointLeaseLostError } from '../../lib/errors';
-import { backend, describeWith, SPEC_DRIVER_OPTIONS } from '../support/backend';
+import { backend, describeWith, driverClient, SPEC_DRIVER_OPTIONS } from '../support/backend';
 import { eventually, failCommand, settle } from './client-monitor';
 import { fixture, insertNumbers, nextStatus, range, statusLog, type Fixture, type Numbered } from './watch-support';
 
@@ -128,6 +128,32 @@ describe('consume({ transactional: true })', () => {
     const applied = await lastValueFrom(db.collection<{ _id: number; count: number }>('applied').find({}, { sort: { _id: 1 } }).pipe(toArray()));
     expect(applied.map((d) => d._id)).toEqual([1, 2, 3, 5, 6, 7, 8]);
     expect(await counts()).toEqual([1, 1, 1, 1, 1, 1, 1]);
+  });
+
+  it('ends the transaction a dead holder left open at once, instead of waiting out its lifetime', async () => {
+    const { checkpoints, stream, apply, counts } = setup(10);
+    // A holder that died inside a transaction: its lease expired, its session recorded, its write still pending.
+    const dead = driverClient();
+    try {
+      const session = dead.startSession();
+      session.startTransaction();
+      await dead.db(f.numbers.dbName).collection<{ _id: number; count: number }>('applied').updateOne({ _id: 1 }, { $inc: { count: 100 } }, { upsert: true, session });
+      await checkpoints.insertOne({ _id: 'projector', fence: 7, holder: 'dead', expiresAt: new Date(Date.now() - 1_000), txnSession: session.id?.id } as CheckpointDocument);
+
+      const opened = nextStatus(stream, 'opened');
+      const started = Date.now();
+      subscriptions.push(stream.consume((change, { session: own }) => apply(change, own), { transactional: true }).subscribe());
+      await opened;
+      await insertNumbers(f.numbers, 1, 1);
+      await eventually(() => f.m.commands('commitTransaction').length > 0, 'a commit', 20_000);
+      expect(Date.now() - started).toBeLessThan(20_000); // the dead transaction would hold _id 1 for 60 s
+      expect(await counts()).toEqual([1]);
+      expect(f.m.commands('killSessions')).toHaveLength(1);
+      await expect(session.commitTransaction()).rejects.toThrow(); // it was aborted
+      expect(await counts()).toEqual([1]);
+    } finally {
+      await dead.close();
+    }
   });
 
   it('refuses, at the call, a stream without a CollectionCheckpointStore on its own client', async () => {
