@@ -1,9 +1,8 @@
-import type { ChangeStreamDocument, ChangeStreamOptions, Document, ResumeToken, Timestamp, TransactionOptions } from 'mongodb';
+import type { ChangeStreamDocument, ChangeStreamOptions, Document, ResumeToken, Timestamp } from 'mongodb';
 import { asyncScheduler, type SchedulerLike } from 'rxjs';
 import type { CheckpointStore } from '../checkpoint/store';
 import { describe } from '../driver/names';
 import { DEFAULT_RETRY, type RetryOptions } from './backoff';
-import { resolveHandlerErrors, type DeadLetterTarget, type HandlerErrorPolicy, type ResolvedHandlerErrors } from './handler-errors';
 import type { HistoryLostPolicy } from './reader';
 import { boolean, duration, finite, integer, knownKeys, object, oneOf } from './validate';
 
@@ -113,34 +112,6 @@ export interface RxWatchOptions<TChange = ChangeStreamDocument> extends ChangeSt
   initialSnapshot?: boolean;
 }
 
-/** Options of `consume()`. Unknown keys are a `TypeError`. */
-export interface ConsumeOptions {
-  /** Most events held in memory (read ahead plus in the handler). Default: the stream's `highWaterMark`. */
-  highWaterMark?: number;
-  /**
-   * Exactly-once for MongoDB projections: `true` (or the transaction's
-   * options: read and write concern, `maxCommitTimeMS`) runs the handlers
-   * of up to `checkpoint.every.events` changes and the checkpoint save in
-   * one transaction, the handler getting `{ session }` as its second
-   * argument; see `RxChangeStream.consume`. Needs a `checkpoint` with a
-   * `CollectionCheckpointStore` on the stream's own client. Default `false`.
-   */
-  transactional?: boolean | TransactionOptions;
-  /** What a handler error does: stop (default), retry with backoff, or park the change. See {@link HandlerErrorPolicy}. */
-  onHandlerError?: HandlerErrorPolicy;
-  /** Where `onHandlerError: 'park'` writes parked changes: a driver `Collection` or an `RxCollection`. */
-  deadLetters?: DeadLetterTarget;
-}
-
-/** `consume()`'s options, validated, with defaults. @internal */
-export interface ResolvedConsumeOptions {
-  highWaterMark: number;
-  /** The transaction options when transactional. */
-  transactional: TransactionOptions | undefined;
-  /** `undefined` for 'stop'. */
-  onHandlerError: ResolvedHandlerErrors | undefined;
-}
-
 const RX_KEYS = [
   'checkpoint', 'linger', 'highWaterMark', 'bufferSize', 'retry', 'onHistoryLost', 'onInvalidate', 'scheduler',
   'splitLargeEvents', 'initialSnapshot',
@@ -242,19 +213,6 @@ export function resolveWatchOptions<TChange>(pipeline: unknown, options: unknown
 
 /** The stage `splitLargeEvents` appends. */
 const SPLIT_STAGE = '$changeStreamSplitLargeEvent';
-
-/** Validates `consume()`'s options; `fallback` is the stream's highWaterMark. @internal */
-export function resolveConsumeOptions(options: ConsumeOptions | undefined, fallback: number): ResolvedConsumeOptions {
-  const given = object('consume() options', options);
-  if (given !== undefined) knownKeys('consume() options', given, ['highWaterMark', 'transactional', 'onHandlerError', 'deadLetters']);
-  const transactional = given?.transactional;
-  if (transactional !== undefined && typeof transactional !== 'boolean') object('consume() option transactional', transactional);
-  return {
-    highWaterMark: integer('highWaterMark', given?.highWaterMark, fallback),
-    transactional: transactional === true ? {} : transactional === false || transactional === undefined ? undefined : (transactional as TransactionOptions),
-    onHandlerError: resolveHandlerErrors(given?.onHandlerError, given?.deadLetters),
-  };
-}
 
 function validateDriverOptions(options: ChangeStreamOptions): void {
   const starts = START_KEYS.filter((k) => options[k] != null);

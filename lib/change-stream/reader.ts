@@ -127,7 +127,7 @@ export class ChangeStreamReader<TChange extends Document> {
       while (!this.stopped) {
         let ending: Ending;
         try {
-          if (this.snapshot?.done === false && this.config.position.readPosition === undefined && !(await this.readSnapshot(this.snapshot))) return;
+          if (this.snapshot?.due(this.config.position) === true && !(await this.snapshot.deliver(this.config, this.sink, this.pacing, () => this.stopped))) return;
           const stream = this.openStream();
           ending = await this.readFrom(stream, (token) => {
             if (!this.everOpened) this.config.report({ type: 'opened', token });
@@ -240,24 +240,6 @@ export class ChangeStreamReader<TChange extends Document> {
       stream.off('resumeTokenChanged', onToken);
       stream.off('close', onClose);
     }
-  }
-
-  /**
-   * Emits the collection's documents (`initialSnapshot`), paced like
-   * changes, then starts the position just after the snapshot's time;
-   * false when stopped meanwhile.
-   */
-  private async readSnapshot(snapshot: InitialSnapshot): Promise<boolean> {
-    const { position, waits } = this.config;
-    const pacing = this.pacing;
-    const after = await snapshot.read({
-      deliver: (event) => this.sink.event(event as TChange, position.read(undefined)),
-      paced: (buffered) => (pacing === undefined || pacing.mayRead(buffered) ? undefined : waits.until((wake) => pacing.onReady(wake))),
-      stopped: () => this.stopped,
-    });
-    if (after === undefined || this.stopped) return false;
-    position.snapshotEnded(after);
-    return true;
   }
 
   /** Applies the policy; false when the stream has ended (error or stop). */

@@ -1,6 +1,9 @@
 import { Timestamp, type ChangeStreamNameSpace, type Db, type Document, type InferIdType, type RunCommandCursor, type WithId } from 'mongodb';
 import { RxMongoError } from '../errors';
 import { isTimestamp } from './options';
+import type { Position } from './position';
+import type { ReadPacing, ReaderSink } from './reader';
+import type { Waits } from './waits';
 
 /**
  * One document of the collection as `watch(…, { initialSnapshot: true })`
@@ -27,7 +30,7 @@ export interface SnapshotSource {
 }
 
 /** What the snapshot reads through: the reader's sink, pacing and stop flag. @internal */
-export interface SnapshotReading {
+interface SnapshotReading {
   /** Hands one snapshot event on. */
   deliver(event: Document): void;
   /** `undefined` when reading on is allowed with `buffered` events held by the cursor; else resolves once it is. */
@@ -63,9 +66,35 @@ export class InitialSnapshot {
     private readonly batchSize: number | undefined,
   ) {}
 
-  /** Whether the snapshot was read to its end (a later reopen, e.g. after history loss, does not read it again). */
-  get done(): boolean {
-    return this.finished;
+  /**
+   * Whether the snapshot is to be read (again) before the change stream
+   * opens: no position is known (none stored, nothing read), and it was not
+   * read to its end already (a reopen after history loss does not read it
+   * again).
+   */
+  due(position: Position): boolean {
+    return !this.finished && position.readPosition === undefined;
+  }
+
+  /**
+   * Emits the documents to `sink`, paced like changes, then starts
+   * `position` just after the snapshot's time; false when stopped meanwhile.
+   */
+  async deliver<TChange>(
+    context: { position: Position; waits: Waits },
+    sink: ReaderSink<TChange>,
+    pacing: ReadPacing | undefined,
+    stopped: () => boolean,
+  ): Promise<boolean> {
+    const { position, waits } = context;
+    const after = await this.read({
+      deliver: (event) => sink.event(event as TChange, position.read(undefined)),
+      paced: (buffered) => (pacing === undefined || pacing.mayRead(buffered) ? undefined : waits.until((wake) => pacing.onReady(wake))),
+      stopped,
+    });
+    if (after === undefined || stopped()) return false;
+    position.snapshotEnded(after);
+    return true;
   }
 
   /**
@@ -73,7 +102,7 @@ export class InitialSnapshot {
    * the operation time the change stream must start at, or `undefined` if
    * reading stopped.
    */
-  async read(reading: SnapshotReading): Promise<Timestamp | undefined> {
+  private async read(reading: SnapshotReading): Promise<Timestamp | undefined> {
     const { db, collection } = this.source;
     this.time ??= await this.clusterTime();
     const time = this.time;

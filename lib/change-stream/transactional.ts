@@ -239,8 +239,8 @@ export class TransactionalRun<TChange extends Document, R> implements Receiver<T
   }
 
   private stop(error: unknown): void {
+    void this.run.close('error', error, true); // halts this receiver at once, so no batch starts after
     this.finish();
-    void this.run.close('error', error, true);
   }
 
   private finish(): void {

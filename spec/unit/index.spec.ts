@@ -38,6 +38,8 @@ describe('lib/index.ts', () => {
       [
         'CheckpointCorruptError',
         'CheckpointInUseError',
+        'CheckpointLeaseLostError',
+        'CheckpointTimeoutError',
         'ClientClosedError',
         'CollectionCheckpointStore',
         'ConfigurationError',
