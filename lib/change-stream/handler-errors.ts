@@ -16,7 +16,8 @@ export type { DeadLetterTarget } from './dead-letters';
  *   up to 3 attempts in all (see {@link HandlerRetryOptions}), then stops.
  * - `'park'`: writes the change and the error to `deadLetters` and goes on
  *   with the next change; the parked change counts as handled (for the
- *   checkpoint) only once its dead letter is written.
+ *   checkpoint) only once its dead letter is written. A letter that cannot
+ *   be written (a change over 16 MB) ends the subscription with that error.
  * - `{ retry, then }`: retries with these limits, then stops (`then:
  *   'stop'`, the default) or parks (`then: 'park'`).
  *

@@ -100,6 +100,31 @@ describe('consume({ transactional: true })', () => {
     expect(f.m.commands('commitTransaction')).toEqual([]);
   });
 
+  it('unsubscribing in the middle of a batch aborts its transaction: nothing of it is applied, the checkpoint stays', async () => {
+    const { checkpoints, stream, apply, counts } = setup(100);
+    const opened = nextStatus(stream, 'opened');
+    let wrote!: () => void;
+    const written = new Promise<void>((resolve) => (wrote = resolve));
+    const subscription = stream
+      .consume(async (change, { session }) => {
+        await firstValueFrom(apply(change, session));
+        wrote();
+        await new Promise(() => {}); // never done: the batch stays open
+      }, { transactional: true })
+      .subscribe();
+    await opened;
+    const before = (await checkpoints.findOne({ _id: 'projector' }))?.token;
+    await insertNumbers(f.numbers, 1, 3, 3);
+    await written;
+    const closed = nextStatus(stream, 'closed');
+    subscription.unsubscribe();
+    expect(await closed).toMatchObject({ reason: 'unsubscribed' });
+    expect(f.m.commands('abortTransaction')).toHaveLength(1);
+    expect(f.m.commands('commitTransaction')).toEqual([]);
+    expect(await counts()).toEqual([]);
+    expect((await checkpoints.findOne({ _id: 'projector' }))?.token).toEqual(before);
+  });
+
   it("a handler error parks the change in the same transaction ('park'); the rest of the batch commits once", async () => {
     const { db, stream, apply, counts } = setup(10);
     const deadLetters = db.collection('dead');
