@@ -137,7 +137,7 @@ export const DEFAULTS = Object.freeze({
 });
 
 /** Where a checkpointed stream starts on its first run. */
-export type CheckpointStart = 'now' | { time: Timestamp } | { token: ResumeToken };
+type CheckpointStart = 'now' | { time: Timestamp } | { token: ResumeToken };
 
 /** The checkpoint options, validated, with defaults. @internal */
 export interface ResolvedCheckpoint {
