@@ -14,6 +14,18 @@ export type { WithRxSession, SessionCarrier } from './driver/sessions';
 export type { ReadonlyBehaviorSubject, ServerAddress, ServerSnapshot, TopologySnapshot, ErrorSummary } from './topology';
 export {
   RxChangeStream,
+  replay,
+  type ChangeStreamSnapshotDocument,
+  type DeadLetter,
+  type DeadLetterError,
+  type DeadLetterTarget,
+  type HandlerErrorPolicy,
+  type HandlerRetryOptions,
+  type ReplayHandler,
+  type ReplayOptions,
+  type SnapshotSource,
+  type TransactionContext,
+  type TransactionalChangeHandler,
   type ChangeStreamStatus,
   type ChangeHandler,
   type CheckpointOptions,

@@ -1,10 +1,13 @@
 import type { Document } from 'mongodb';
-import { from, isObservable, type ObservableInput, type Subscription } from 'rxjs';
+import { from, type ObservableInput, type Subscription } from 'rxjs';
 import type { StreamConfig } from './config';
 import type { Sink } from './delivery';
+import { HandlerRecovery, type ResolvedHandlerErrors } from './handler-errors';
+import { isAsync } from './handler-result';
 import type { ReadPacing } from './reader';
 import { StreamRun, type Receiver } from './run';
 import type { CloseReason } from './status';
+import { Waits } from './waits';
 
 /**
  * What `consume()` calls per change. The change is done when what it
@@ -38,16 +41,21 @@ export class ConsumeRun<TChange extends Document, R> implements Receiver<TChange
   private ready: (() => void) | undefined;
   private whenDrained: (() => void) | undefined;
   private readonly batchSize: number;
+  private readonly recovery: HandlerRecovery;
+  private readonly waits: Waits;
 
   constructor(
     config: StreamConfig<TChange>,
     private readonly handler: ChangeHandler<TChange, R>,
     private readonly highWaterMark: number,
     private readonly sink: Sink<R>,
+    onHandlerError?: ResolvedHandlerErrors,
   ) {
     const requested = config.driverOptions.batchSize;
     this.batchSize = Math.min(highWaterMark, requested !== undefined && requested > 0 ? requested : Math.max(1, Math.floor(highWaterMark / 2)));
     this.run = new StreamRun(config, { receiver: this, batchSize: this.batchSize, pacing: this });
+    this.waits = new Waits(config.scheduler);
+    this.recovery = new HandlerRecovery({ policy: onHandlerError, waits: this.waits, report: config.report, key: config.checkpoint?.key });
   }
 
   /** Events held: queued, being handled. (The driver's buffer is counted by the reader.) */
@@ -71,6 +79,7 @@ export class ConsumeRun<TChange extends Document, R> implements Receiver<TChange
 
   halt(): void {
     this.halted = true;
+    this.waits.stop();
     this.handling?.unsubscribe();
     this.handling = undefined;
     this.queue = [];
@@ -108,13 +117,13 @@ export class ConsumeRun<TChange extends Document, R> implements Receiver<TChange
     this.settleDrained();
   }
 
-  private handle(seq: number, change: TChange): void {
+  private handle(seq: number, change: TChange, attempt = 1): void {
     this.busy = true;
     let output: ObservableInput<R> | R | void;
     try {
       output = this.handler(change);
     } catch (error) {
-      void this.run.close('error', error, true);
+      this.failed(seq, change, error, attempt);
       return;
     }
     if (!isAsync<R>(output)) {
@@ -125,7 +134,7 @@ export class ConsumeRun<TChange extends Document, R> implements Receiver<TChange
     let completed = false;
     this.handling = from(output).subscribe({
       next: (value) => this.sink.next(value),
-      error: (error: unknown) => void this.run.close('error', error, true),
+      error: (error: unknown) => this.failed(seq, change, error, attempt),
       complete: () => {
         completed = true;
         this.handling = undefined;
@@ -133,6 +142,24 @@ export class ConsumeRun<TChange extends Document, R> implements Receiver<TChange
       },
     });
     if (completed) this.handling = undefined;
+  }
+
+  /** A handler failed: `onHandlerError` retries it, parks the change (then it is handled) or stops the subscription. */
+  private failed(seq: number, change: TChange, error: unknown, attempt: number): void {
+    this.handling = undefined;
+    const decision = this.recovery.decide(error, attempt);
+    if (decision === 'stop') {
+      void this.run.close('error', error, true);
+      return;
+    }
+    void decision
+      .then(async (step) => {
+        if (this.halted) return;
+        if (step === 'retry') return this.handle(seq, change, attempt + 1);
+        await this.recovery.park(change, error, attempt);
+        if (!this.halted) this.handled(seq);
+      })
+      .catch((parkError: unknown) => void this.run.close('error', parkError, true));
   }
 
   private handled(seq: number): void {
@@ -160,21 +187,4 @@ export class ConsumeRun<TChange extends Document, R> implements Receiver<TChange
     this.whenDrained = undefined;
     drained();
   }
-}
-
-/**
- * Whether a handler's result is something to wait for: an Observable (or
- * interop Observable), a Promise-like, an async iterable or a readable
- * stream. Anything else — arrays and strings included — is a plain value.
- */
-function isAsync<R>(output: unknown): output is ObservableInput<R> {
-  if (output === null || (typeof output !== 'object' && typeof output !== 'function')) return false;
-  const value = output as Record<string | symbol, unknown>;
-  return (
-    isObservable(output) ||
-    typeof value.then === 'function' ||
-    typeof value[Symbol.asyncIterator] === 'function' ||
-    typeof value[(Symbol as { observable?: symbol }).observable ?? '@@observable'] === 'function' ||
-    typeof value.getReader === 'function'
-  );
 }

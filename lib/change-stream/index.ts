@@ -4,25 +4,34 @@
  * logical cursor), the position (tokens, save schedule, store calls, lease),
  * the fan-out to plain subscribers and `consume()`.
  */
-import type { ChangeStreamDocument, Document, ResumeToken } from 'mongodb';
+import type { ChangeStreamDocument, Document, ResumeToken, TransactionOptions } from 'mongodb';
 import { Observable, Subject, type Subscription } from 'rxjs';
 import { describe } from '../driver/names';
 import type { StreamConfig, StreamOwner } from './config';
 import { ConsumeRun, type ChangeHandler } from './consume';
-import { resolveConsumeOptions, resolveWatchOptions, type ConsumeOptions, type RxWatchOptions } from './options';
+import { resolveConsumeOptions, type ConsumeOptions } from './consume-options';
+import { resolveWatchOptions, type RxWatchOptions } from './options';
+import { transactionClient, TransactionalRun, type TransactionalChangeHandler } from './transactional';
 import type { OpenChangeStream } from './reader';
 import { StreamObserver, type OplogHeadroom, type StreamLag, type StreamMetrics } from './observe';
 import { Hub } from './shared';
 // Consumer groups (./group): consume() of a stream with `group` runs a group member.
 import { consumeGroup, groupNeedsConsume, groupSetup } from './group';
 import type { GroupSetup } from './group/member';
+import type { SnapshotSource } from './snapshot';
 import type { ChangeStreamStatus } from './status';
 
 export type { RetryOptions } from './backoff';
 export type { ChangeHandler } from './consume';
-export type { CheckpointOptions, CheckpointStart, ConsumeOptions, LeaseOptions, RxWatchOptions } from './options';
+export type { TransactionContext, TransactionalChangeHandler } from './transactional';
+export type { HandlerErrorPolicy, HandlerRetryOptions } from './handler-errors';
+export { replay, type DeadLetter, type DeadLetterError, type DeadLetterTarget, type ReplayHandler, type ReplayOptions } from './dead-letters';
+export type { CheckpointOptions, CheckpointStart, LeaseOptions, RxWatchOptions } from './options';
+export type { ConsumeOptions } from './consume-options';
 export type { HistoryLostInfo, HistoryLostPolicy, OpenChangeStream } from './reader';
 export type { ChangeStreamStatus, CloseReason, StoreOperation } from './status';
+export type { StreamOwner } from './config';
+export type { ChangeStreamSnapshotDocument, SnapshotSource } from './snapshot';
 export type { GroupOptions, GroupStatus, RevokeReason, GroupOperation } from './group';
 export type {
   HeadroomOptions,
@@ -163,17 +172,22 @@ export class RxChangeStream<
    * @param options - the driver's change-stream options plus rxmongo's
    * @param owner - the client whose `close()` must first end this stream's
    *   subscriptions (killing cursors, saving checkpoints); they then complete
+   * @param snapshotOf - the collection watched, for `initialSnapshot`
    */
   constructor(
     open: OpenChangeStream<TChange>,
     pipeline?: Document[],
     options?: RxWatchOptions<TChange>,
     owner?: StreamOwner,
+    snapshotOf?: SnapshotSource,
   ) {
     if (typeof open !== 'function') {
       throw new TypeError(`RxChangeStream needs a function opening a driver change stream, got ${describe(open)}`);
     }
     const resolved = resolveWatchOptions<TChange>(pipeline, options);
+    if (resolved.initialSnapshot && snapshotOf === undefined) {
+      throw new TypeError("watch() option initialSnapshot reads a collection's documents: use it on a collection's watch(), not a client's or a database's");
+    }
     let hub: Hub<TChange> | undefined;
     super((subscriber) => (resolved.group !== undefined ? subscriber.error(groupNeedsConsume()) : hub?.attach(subscriber)));
     const status = new Subject<ChangeStreamStatus>();
@@ -199,6 +213,7 @@ export class RxChangeStream<
       ...resolved,
       open,
       owner,
+      snapshotSource: resolved.initialSnapshot ? snapshotOf : undefined,
       report,
       moved: (token) => {
         this.latest = token;
@@ -259,9 +274,31 @@ export class RxChangeStream<
    * A consume subscription has its own cursor, paced by the handler: at
    * most `highWaterMark` events are held in memory (queued, in the handler,
    * and in the driver's batch buffer), however slow the handler. A handler
-   * error ends it with the position of the last completed change saved, then
-   * errors the subscriber with that error. History loss, invalidates and
-   * outages follow the stream's options.
+   * error follows `onHandlerError`: by default (`'stop'`) it ends the
+   * subscription with the position of the last completed change saved,
+   * then errors the subscriber with that error; `'retry'` runs the handler
+   * again after a backoff; `'park'` writes the change and the error to
+   * `deadLetters` and goes on (see {@link replay}). History loss,
+   * invalidates and outages follow the stream's options.
+   *
+   * **Exactly-once** (`transactional: true`, with a checkpoint in a
+   * `CollectionCheckpointStore` on the stream's own client): changes are
+   * handled in batches of up to `checkpoint.every.events`, each in one
+   * transaction that also saves the checkpoint, fenced by the lease. The
+   * handler gets `{ session }` — the driver session of that transaction;
+   * rxmongo's operations and the driver's both take it as `session` — and
+   * every write it makes there commits together with the position, or not
+   * at all. After any crash the projection holds each change exactly once.
+   * Transient transaction errors are retried as the driver's
+   * `withTransaction` does, running the batch's handlers again, so a
+   * handler must only do database work in `session`; what it emits is
+   * emitted once, after the commit. A batch is cut short when no further
+   * change is waiting, so a caught-up consumer never keeps a transaction
+   * open; and it holds at most what has been read (the driver reads
+   * `highWaterMark / 2` changes at a time), so give `highWaterMark` at least
+   * twice `every.events` for full batches. A consumer killed mid-transaction leaves it open on the server;
+   * its successor ends it at once (`killSessions`). Anything but a
+   * `CollectionCheckpointStore` on the stream's client is a `TypeError`.
    *
    * Cold: each subscription opens its own cursor. With a `checkpoint`, each
    * subscription takes the key's lease first: while another consumer (in
@@ -277,16 +314,35 @@ export class RxChangeStream<
    *   .consume((change) => projection.apply(change), { highWaterMark: 200 }) // a plain value: done
    *   .subscribe({ error: (err) => log.fatal(err) });
    * ```
+   *
+   * @example Exactly-once projection
+   * ```ts
+   * const store = new CollectionCheckpointStore(client.driver.db('ops').collection('checkpoints'));
+   * orders.watch([], { checkpoint: { store, key: 'totals', every: { events: 100 } } })
+   *   .consume((change, { session }) =>
+   *     totals.updateOne({ _id: change.fullDocument.customer }, { $inc: { sum: change.fullDocument.amount } }, { upsert: true, session }),
+   *     { transactional: true })
+   *   .subscribe({ error: (err) => log.fatal(err) });
+   * ```
    */
-  consume<R = never>(handler: ChangeHandler<TChange, R>, options?: ConsumeOptions): Observable<R> {
+  consume<R = never>(handler: TransactionalChangeHandler<TChange, R>, options: ConsumeOptions & { transactional: true | TransactionOptions }): Observable<R>;
+  consume<R = never>(handler: ChangeHandler<TChange, R>, options?: ConsumeOptions): Observable<R>;
+  consume<R = never>(handler: ChangeHandler<TChange, R> | TransactionalChangeHandler<TChange, R>, options?: ConsumeOptions): Observable<R> {
     if (typeof handler !== 'function') {
       throw new TypeError(`consume() needs a handler function, got ${describe(handler)}`);
     }
-    const highWaterMark = resolveConsumeOptions(options, this.config.highWaterMark);
-    if (this.group !== undefined) return consumeGroup(this.group, handler, { highWaterMark });
+    const { highWaterMark, transactional, onHandlerError } = resolveConsumeOptions(options, this.config.highWaterMark);
+    if (this.group !== undefined) {
+      if (transactional !== undefined) throw new TypeError('consume() option transactional cannot be combined with the watch() option group yet');
+      return consumeGroup(this.group, handler as ChangeHandler<TChange, R>, { highWaterMark });
+    }
+    if (transactional !== undefined) transactionClient(this.config, onHandlerError);
     // The bridge of a consume subscription: its engine pulls from a cursor of its own.
     return new Observable<R>((sink) => {
-      const consumer = new ConsumeRun(this.config, handler, highWaterMark, sink);
+      const consumer =
+        transactional === undefined
+          ? new ConsumeRun(this.config, handler as ChangeHandler<TChange, R>, highWaterMark, sink, onHandlerError)
+          : new TransactionalRun(this.config, handler, highWaterMark, transactional, sink, onHandlerError);
       consumer.run.start();
       return () => void consumer.run.stop();
     });

@@ -103,15 +103,37 @@ export interface RxWatchOptions<TChange = ChangeStreamDocument> extends ChangeSt
    * `headroom$` has subscribers.
    */
   headroom?: HeadroomOptions;
+  /**
+   * Adds `$changeStreamSplitLargeEvent` as the last pipeline stage (MongoDB
+   * 7.0+, 6.0.9+), so an event over 16 MB reaches the client as fragments
+   * instead of failing the stream, and puts the fragments back together:
+   * subscribers and `consume()` get each event whole and once, with the
+   * last fragment's `_id`. The position moves only past a whole event, so
+   * a restart in the middle of one reads it again from its first fragment.
+   * Default `false`.
+   */
+  splitLargeEvents?: boolean;
+  /**
+   * Collection streams only: first emit every document of the collection,
+   * read at one cluster time, as `{ operationType: 'snapshot', fullDocument,
+   * documentKey, ns, clusterTime }` events (passed through the pipeline like
+   * changes), then the changes after that time — no gap, no duplicate.
+   * With a checkpoint, the snapshot runs while the store holds no position
+   * for the key (a restart during it reads it again); its time is stored
+   * once every snapshot event is handled, and later runs resume from the
+   * stored position. The whole snapshot must be read within the server's
+   * snapshot history window (`minSnapshotHistoryWindowInSeconds`, 300 s by
+   * default), else the stream errors with `SnapshotTooOld`. Cannot be
+   * combined with a start option (`resumeAfter`, `startAfter`,
+   * `startAtOperationTime`, `checkpoint.start`). Default `false`.
+   */
+  initialSnapshot?: boolean;
 }
 
-/** Options of `consume()`. Unknown keys are a `TypeError`. */
-export interface ConsumeOptions {
-  /** Most events held in memory (read ahead plus in the handler). Default: the stream's `highWaterMark`. */
-  highWaterMark?: number;
-}
-
-const RX_KEYS = ['checkpoint', 'linger', 'highWaterMark', 'bufferSize', 'retry', 'onHistoryLost', 'onInvalidate', 'scheduler', 'group', 'observe', 'headroom'] as const;
+const RX_KEYS = [
+  'checkpoint', 'linger', 'highWaterMark', 'bufferSize', 'retry', 'onHistoryLost', 'onInvalidate', 'scheduler',
+  'group', 'observe', 'headroom', 'splitLargeEvents', 'initialSnapshot',
+] as const;
 /** The driver's change-stream options (ChangeStreamOptions and what it extends). */
 const DRIVER_KEYS = [
   'fullDocument', 'fullDocumentBeforeChange', 'maxAwaitTimeMS', 'resumeAfter', 'startAfter', 'startAtOperationTime',
@@ -160,6 +182,9 @@ export interface ResolvedOptions<TChange> {
   scheduler: SchedulerLike;
   group: ResolvedGroup | undefined;
   observe: ResolvedObserve;
+  /** The pipeline ends with `$changeStreamSplitLargeEvent`; fragments are put back together. */
+  splitLargeEvents: boolean;
+  initialSnapshot: boolean;
 }
 
 /**
@@ -180,8 +205,19 @@ export function resolveWatchOptions<TChange>(pipeline: unknown, options: unknown
   validateDriverOptions(driverOptions as ChangeStreamOptions);
   const checkpoint = resolveCheckpoint(all.checkpoint, driverOptions as ChangeStreamOptions);
   if (checkpoint !== undefined) for (const key of START_KEYS) delete driverOptions[key];
+  const splitLargeEvents = boolean('splitLargeEvents', all.splitLargeEvents, false);
+  const initialSnapshot = boolean('initialSnapshot', all.initialSnapshot, false);
+  if (splitLargeEvents && (stages as Document[]).some((stage) => SPLIT_STAGE in stage)) {
+    throw new TypeError(`watch() option splitLargeEvents adds the ${SPLIT_STAGE} stage itself; remove it from the pipeline`);
+  }
+  if (initialSnapshot) {
+    const start = START_KEYS.find((k) => all[k] != null) ?? (all.checkpoint?.start !== undefined && all.checkpoint.start !== 'now' ? 'checkpoint.start' : undefined);
+    if (start !== undefined) throw new TypeError(`watch() option initialSnapshot starts the stream at the snapshot's time; it cannot be combined with ${start}`);
+  }
   return {
-    pipeline: stages as Document[],
+    splitLargeEvents,
+    initialSnapshot,
+    pipeline: splitLargeEvents ? [...(stages as Document[]), { [SPLIT_STAGE]: {} }] : (stages as Document[]),
     driverOptions: driverOptions as ChangeStreamOptions,
     checkpoint,
     linger: duration('linger', all.linger, DEFAULTS.linger),
@@ -196,12 +232,8 @@ export function resolveWatchOptions<TChange>(pipeline: unknown, options: unknown
   };
 }
 
-/** Validates `consume()`'s options; returns its highWaterMark. */
-export function resolveConsumeOptions(options: ConsumeOptions | undefined, fallback: number): number {
-  const given = object('consume() options', options);
-  if (given !== undefined) knownKeys('consume() options', given, ['highWaterMark']);
-  return integer('highWaterMark', given?.highWaterMark, fallback);
-}
+/** The stage `splitLargeEvents` appends. */
+const SPLIT_STAGE = '$changeStreamSplitLargeEvent';
 
 function validateDriverOptions(options: ChangeStreamOptions): void {
   const starts = START_KEYS.filter((k) => options[k] != null);

@@ -2,6 +2,8 @@ import type { ChangeStream, ChangeStreamOptions, Document, MongoServerError, Res
 import type { SchedulerLike } from 'rxjs';
 import { backoffDelay, type RetryOptions } from './backoff';
 import { classifyError, operationTimeOf } from './classify';
+import { FragmentAssembler } from './fragments';
+import { InitialSnapshot, type SnapshotSource } from './snapshot';
 import { replaceLostHistory, type HistoryLostPolicy } from './history';
 import { isTimestamp } from './options';
 import { Stopped, type Position } from './position';
@@ -32,6 +34,10 @@ export interface ReaderConfig<TChange extends Document> {
   position: Position;
   waits: Waits;
   report(status: ChangeStreamStatus): void;
+  /** The pipeline ends with `$changeStreamSplitLargeEvent`: put fragments back together. */
+  splitLargeEvents?: boolean;
+  /** Emit the collection's documents first, while no position is known (`initialSnapshot`). */
+  snapshotSource?: SnapshotSource;
 }
 
 /** Where the reader hands what it read. @internal */
@@ -77,12 +83,20 @@ export class ChangeStreamReader<TChange extends Document> {
   private readonly closing = new WeakMap<object, Promise<void>>();
   private cancelPolicy: (() => void) | undefined;
   private done: Promise<void> | undefined;
+  private readonly fragments: FragmentAssembler<TChange> | undefined;
+  private readonly snapshot: InitialSnapshot | undefined;
 
   constructor(
     private readonly config: ReaderConfig<TChange>,
     private readonly sink: ReaderSink<TChange>,
     private readonly pacing?: ReadPacing,
-  ) {}
+  ) {
+    if (config.splitLargeEvents === true) this.fragments = new FragmentAssembler();
+    if (config.snapshotSource !== undefined) {
+      const stages = config.splitLargeEvents === true ? config.pipeline.slice(0, -1) : config.pipeline;
+      this.snapshot = new InitialSnapshot(config.snapshotSource, stages, config.driverOptions.batchSize);
+    }
+  }
 
   start(): void {
     this.done ??= this.run();
@@ -93,6 +107,7 @@ export class ChangeStreamReader<TChange extends Document> {
     if (!this.stopped) {
       this.stopped = true;
       this.cancelPolicy?.();
+      this.snapshot?.stop();
       // killCursors ends a waiting getMore too; the read loop closes the stream again when its read settles.
       if (this.stream !== undefined && this.cursorKnown) this.closeSoon(this.stream);
     }
@@ -112,6 +127,7 @@ export class ChangeStreamReader<TChange extends Document> {
       while (!this.stopped) {
         let ending: Ending;
         try {
+          if (this.snapshot?.due(this.config.position) === true && !(await this.snapshot.deliver(this.config, this.sink, this.pacing, () => this.stopped))) return;
           const stream = this.openStream();
           ending = await this.readFrom(stream, (token) => {
             if (!this.everOpened) this.config.report({ type: 'opened', token });
@@ -146,6 +162,7 @@ export class ChangeStreamReader<TChange extends Document> {
 
   private openStream(): ChangeStream<Document, TChange> {
     this.cursorKnown = false;
+    this.fragments?.reset();
     this.stream = this.config.open(this.config.pipeline, this.config.position.startOptions(this.config.driverOptions));
     return this.stream;
   }
@@ -203,15 +220,18 @@ export class ChangeStreamReader<TChange extends Document> {
         if (this.stopped) break;
         const token: ResumeToken | undefined = stream.resumeToken ?? undefined;
         if (change !== null) {
-          this.sink.event(change, position.read(token));
+          // A fragment of a split event moves nothing until the last one: a restart reads the event again whole.
+          const whole = this.fragments === undefined ? change : this.fragments.add(change);
+          if (whole === undefined) continue;
+          this.sink.event(whole, position.read(token));
           if (this.stopped) break;
-          if ((change as { operationType?: unknown }).operationType === 'invalidate') {
+          if ((whole as { operationType?: unknown }).operationType === 'invalidate') {
             this.config.report({ type: 'invalidated', token, restarting: this.config.onInvalidate === 'restart' });
             return 'invalidated';
           }
         } else if (stream.closed) {
           return 'ended';
-        } else if (token !== undefined) {
+        } else if (token !== undefined && this.fragments?.pending !== true) {
           position.quiet(token);
         }
       }

@@ -42,6 +42,11 @@ export type CloseReason = 'unsubscribed' | 'completed' | 'clientClosed' | 'error
  *   off the oplog (`headroom$`), or already has; once each time it drops
  *   below the margin. Reported while headroom is watched: while `headroom$`
  *   has subscribers, and with the `headroom` option while the stream runs.
+ * - `handlerError`: a `consume()` handler failed on attempt `attempt`
+ *   for a change and `onHandlerError` goes on: `action` `retry` runs it
+ *   again after `delayMS`, `park` writes the change to the dead letters
+ *   and skips it. (A handler error that stops the subscription is
+ *   reported by `closed`.)
  * - `closed`: the subscription ended, released its cursor, saved its last
  *   position and gave its lease up; exactly once after each `opened`.
  *   `reason` says why (`clientClosed`: its client closed; subscribers then
@@ -77,6 +82,13 @@ export type ChangeStreamStatus =
     }
   | { readonly type: 'invalidated'; readonly token: ResumeToken | undefined; readonly restarting: boolean }
   | { readonly type: 'headroomLow'; readonly headroomMS: number; readonly marginMS: number; readonly headroom: OplogHeadroom }
+  | {
+      readonly type: 'handlerError';
+      readonly error: unknown;
+      readonly attempt: number;
+      readonly action: 'retry' | 'park';
+      readonly delayMS?: number;
+    }
   | {
       readonly type: 'closed';
       readonly reason: CloseReason;

@@ -2,6 +2,7 @@ import type { ChangeStream, ChangeStreamOptions, Document } from 'mongodb';
 import { RxChangeStream, type RxWatchOptions } from './';
 import type { ClientContext } from '../driver/context';
 import { unwrapSessions, type WithRxSession } from '../driver/sessions';
+import type { SnapshotSource } from './snapshot';
 
 /** A driver object with `watch` (MongoClient, Db, Collection). */
 interface Watchable {
@@ -19,6 +20,7 @@ export function watchOn<TSchema extends Document, TChange extends Document>(
   target: Watchable,
   pipeline: Document[] | undefined,
   options: WithRxSession<RxWatchOptions<TChange>> | undefined,
+  snapshotOf?: SnapshotSource,
 ): RxChangeStream<TSchema, TChange> {
   context.assertOpen();
   const given: unknown = options ?? {};
@@ -35,5 +37,6 @@ export function watchOn<TSchema extends Document, TChange extends Document>(
     pipeline,
     merged,
     context,
+    snapshotOf,
   );
 }

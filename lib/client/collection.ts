@@ -14,7 +14,7 @@ import type {
 } from 'mongodb';
 import { inspect } from 'node:util';
 import type { Observable } from 'rxjs';
-import type { RxChangeStream, RxWatchOptions } from '../change-stream';
+import type { ChangeStreamSnapshotDocument, RxChangeStream, RxWatchOptions } from '../change-stream';
 import { watchOn } from '../change-stream/watch';
 import type { RxDatabase } from './database';
 import type { ClientContext } from '../driver/context';
@@ -250,13 +250,25 @@ export class RxCollection<TSchema extends Document = Document> {
    * {@link RxChangeStream}. Validates at the call (`TypeError`,
    * `RangeError`); throws `ClientClosedError` after `close()`.
    *
+   * With `initialSnapshot: true`, the stream first emits the collection's
+   * documents as `operationType: 'snapshot'` events (typed
+   * {@link ChangeStreamSnapshotDocument}), then the changes after them.
+   *
    * Motor `watch` (options in camelCase); driver `Collection.watch`.
    */
+  watch<TLocal extends Document = TSchema, TChange extends Document = ChangeStreamDocument<TLocal> | ChangeStreamSnapshotDocument<TLocal>>(
+    pipeline: Document[] | undefined,
+    options: WithRxSession<RxWatchOptions<TChange>> & { initialSnapshot: true },
+  ): RxChangeStream<TLocal, TChange>;
+  watch<TLocal extends Document = TSchema, TChange extends Document = ChangeStreamDocument<TLocal>>(
+    pipeline?: Document[],
+    options?: WithRxSession<RxWatchOptions<TChange>>,
+  ): RxChangeStream<TLocal, TChange>;
   watch<TLocal extends Document = TSchema, TChange extends Document = ChangeStreamDocument<TLocal>>(
     pipeline?: Document[],
     options?: WithRxSession<RxWatchOptions<TChange>>,
   ): RxChangeStream<TLocal, TChange> {
-    return watchOn<TLocal, TChange>(this.context, this.driver, pipeline, options);
+    return watchOn<TLocal, TChange>(this.context, this.driver, pipeline, options, { db: this.database.driver, collection: this.name });
   }
 }
 

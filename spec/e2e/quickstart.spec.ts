@@ -6,7 +6,7 @@
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { backend } from '../support/backend';
+import { backend, missing } from '../support/backend';
 import { pack, REPO, run, tsc, unpackAsInstalled, type Ran } from '../support/packed';
 import { readmeBlock } from '../support/readme';
 
@@ -16,6 +16,10 @@ const EXAMPLES = {
   lag: '### How far behind: `lag$`',
   headroom: '### Will my checkpoint still be in the oplog tomorrow? `headroom$`',
   metrics: '### Metrics and OpenTelemetry',
+  'exactly-once': '### Exactly-once projections: `transactional`',
+  'dead-letters': '### When a handler fails: `onHandlerError`, dead letters, `replay`',
+  'large-events': '### Events over 16 MB: `splitLargeEvents`',
+  'initial-snapshot': '### The current state, then the changes: `initialSnapshot`',
 };
 
 describe('the README examples, against the packed package', () => {
@@ -82,6 +86,13 @@ describe('the README examples, against the packed package', () => {
     expect(code).toBe(0);
   }, 40_000);
 
+  it('runs the exactly-once example: the balances of three payments, applied in one transaction with the checkpoint', async () => {
+    const { code, output } = await runExample('exactly-once');
+    expect(output).toContain("balances: [ { _id: 'alice', total: 42 }, { _id: 'bob', total: 5 } ]");
+    expect(output).not.toMatch(/\[killed after \d+ ms\]/);
+    expect(code).toBe(0);
+  }, 40_000);
+
   it('runs the headroom$ example: it places the stopped consumer’s checkpoint in the oplog window', async () => {
     const { code, output } = await runExample('headroom');
     // A deployment at MONGODB_URI may not let a client read its oplog; the example then says so.
@@ -90,10 +101,34 @@ describe('the README examples, against the packed package', () => {
     expect(code).toBe(0);
   }, 40_000);
 
+  it('runs the dead-letter example: the bad order is retried, parked, then replayed', async () => {
+    const { code, output } = await runExample('dead-letters');
+    expect(output).toContain("shipped: [ 'apple', 'plum' ]");
+    expect(output).toContain('parked: pear - bad quantity 0 after 3 attempts');
+    expect(output).toContain("replayed: [ 'pear' ] left: 0");
+    expect(output).not.toMatch(/\[killed after \d+ ms\]/);
+    expect(code).toBe(0);
+  }, 40_000);
+
   it('runs the metrics example: the same figures in metrics$ and in OpenTelemetry', async () => {
     const { code, output } = await runExample('metrics');
     expect(output).toContain('metrics$: 2 events, 0 restarts');
     expect(output).toContain('OpenTelemetry: rxmongodb.change_stream.events = 2');
+    expect(output).not.toMatch(/\[killed after \d+ ms\]/);
+    expect(code).toBe(0);
+  }, 40_000);
+
+  // The block runs against the backend as is: a server without the stage would fail it, not skip it.
+  (missing('splitLargeEvents').length === 0 ? it : it.skip)('runs the large-event example: one 20 MB update event, whole', async () => {
+    const { code, output } = await runExample('large-events');
+    expect(output).toContain('one update event: 10 MB of update description + 10 MB of document');
+    expect(output).not.toMatch(/\[killed after \d+ ms\]/);
+    expect(code).toBe(0);
+  }, 60_000);
+
+  it('runs the initial-snapshot example: the documents, then the change after them', async () => {
+    const { code, output } = await runExample('initial-snapshot');
+    expect(output).toContain("snapshot { _id: 'apple', qty: 3 }\nsnapshot { _id: 'pear', qty: 7 }\nupdate apple { qty: 2 }");
     expect(output).not.toMatch(/\[killed after \d+ ms\]/);
     expect(code).toBe(0);
   }, 40_000);

@@ -10,13 +10,16 @@ export type Capability =
   /** The server keeps a change-stream history small enough for a spec to outrun it. */
   | 'historyControl'
   /** `$currentOp` with `idleCursors: true` lists the server's open cursors (to prove none leaks). */
-  | 'idleCursors';
+  | 'idleCursors'
+  /** `$changeStreamSplitLargeEvent` (MongoDB 7.0+, 6.0.9+). */
+  | 'splitLargeEvents';
 
 export const CAPABILITY_REASONS: Record<Capability, string> = {
   failCommand: 'needs configureFailPoint (start mongod with --setParameter enableTestCommands=1)',
   topologyControl: 'needs membership control of an in-process wire replica set (wire backend only)',
   historyControl: 'needs a server whose change-stream history a spec can truncate (wire backend only)',
   idleCursors: 'needs $currentOp with idleCursors: true to count open cursors',
+  splitLargeEvents: 'needs $changeStreamSplitLargeEvent (MongoDB 7.0+ or 6.0.9+)',
 };
 
 export type BackendKind = 'uri' | 'memory-server' | 'wire';

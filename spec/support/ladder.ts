@@ -170,7 +170,7 @@ async function startWire(members: number, reason: string, historySize?: number):
     kind: 'wire',
     uri: rs.uri,
     reason: `${reason}; using the rxmongo wire test server (a test double, not MongoDB)`,
-    capabilities: ['failCommand', 'topologyControl', 'historyControl', ...(await probeIdleCursors(rs.uri))],
+    capabilities: ['failCommand', 'topologyControl', 'historyControl', 'splitLargeEvents', ...(await probeIdleCursors(rs.uri))],
     stop: () => rs.close(),
   };
 }
@@ -178,11 +178,26 @@ async function startWire(members: number, reason: string, historySize?: number):
 /** Asks a real deployment what it allows. */
 async function probeCapabilities(uri: string): Promise<Capability[]> {
   const client = new MongoClient(uri, { serverSelectionTimeoutMS: 10_000 });
+  const found: Capability[] = [];
+  const probe = async (capability: Capability, command: () => Promise<unknown>): Promise<void> => {
+    try {
+      await command();
+      found.push(capability);
+    } catch {
+      // The backend lacks it; specs that need it skip with the reason.
+    }
+  };
   try {
-    await client.db('admin').command({ configureFailPoint: 'failCommand', mode: 'off' });
-    return ['failCommand', ...(await probeIdleCursors(uri))];
-  } catch {
-    return probeIdleCursors(uri);
+    await probe('failCommand', () => client.db('admin').command({ configureFailPoint: 'failCommand', mode: 'off' }));
+    await probe('splitLargeEvents', async () => {
+      const stream = client.watch([{ $changeStreamSplitLargeEvent: {} }]);
+      try {
+        await stream.tryNext();
+      } finally {
+        await stream.close();
+      }
+    });
+    return [...found, ...(await probeIdleCursors(uri))];
   } finally {
     await client.close();
   }

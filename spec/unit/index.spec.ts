@@ -58,6 +58,7 @@ describe('lib/index.ts', () => {
         'SubscriberOverflowError',
         'fromDriverCursor',
         'redactConnectionString',
+        'replay',
       ].sort(),
     );
   });

@@ -4,7 +4,7 @@ import type { CheckpointStore } from '../../checkpoint/store';
 import { CheckpointCorruptError, ClientClosedError, ConfigurationError } from '../../errors';
 import type { StreamOwner } from '../config';
 import type { ChangeHandler } from '../consume';
-import type { ConsumeOptions } from '../options';
+import type { ConsumeOptions } from '../consume-options';
 import type { ChangeStreamStatus } from '../status';
 import { assignPartitions } from './assignment';
 import { Membership, within } from './membership';

@@ -2,7 +2,7 @@ import type { Document, ResumeToken, Timestamp } from 'mongodb';
 import type { Observable, Subscription } from 'rxjs';
 import { CheckpointLeaseLostError } from '../../errors';
 import type { ChangeHandler } from '../consume';
-import type { ConsumeOptions } from '../options';
+import type { ConsumeOptions } from '../consume-options';
 import type { ChangeStreamStatus } from '../status';
 
 /**

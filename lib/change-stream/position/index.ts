@@ -1,4 +1,4 @@
-import type { ChangeStreamOptions, ResumeToken, Timestamp } from 'mongodb';
+import type { ChangeStreamOptions, ClientSession, ResumeToken, Timestamp } from 'mongodb';
 import type { SchedulerLike } from 'rxjs';
 import { CheckpointLeaseLostError } from '../../errors';
 import type { RetryOptions } from '../backoff';
@@ -150,6 +150,18 @@ export class Position {
     if (this.tokens.quiet(token)) this.advance(token, 0);
   }
 
+  /**
+   * The initial snapshot was read up to just before `after`: changes
+   * start there. That position is stored once every snapshot event before
+   * it is acknowledged — until then the store holds none, so a restart
+   * reads the snapshot again — and the change stream's opening position is
+   * not stored on its own (it would skip snapshot events not yet handled).
+   */
+  snapshotEnded(after: Timestamp): void {
+    this.openingToStore = false;
+    this.quiet(after);
+  }
+
   /** The history after the position is gone: reopen at `at` (the server's time of the loss) or now. */
   historyLost(at: Timestamp | undefined): void {
     this.resumePoint = undefined;
@@ -170,6 +182,52 @@ export class Position {
   /** See {@link SaveSchedule.backlog}. */
   backlog(): Promise<void> | undefined {
     return this.schedule?.backlog();
+  }
+
+  // Saves inside the handler's transaction (consume({ transactional: true })).
+
+  /**
+   * Runs `transaction` with no scheduled save in flight or starting
+   * meanwhile, so the save it makes is never overtaken by an older one.
+   */
+  async exclusive<T>(transaction: () => Promise<T>): Promise<T> {
+    const release = this.schedule === undefined ? undefined : await this.schedule.hold();
+    try {
+      return await transaction();
+    } finally {
+      release?.();
+    }
+  }
+
+  /**
+   * Saves, in `session`'s transaction, the position that handling every
+   * event up to `seq` reaches; fenced by the lease (a stale owner's save
+   * throws `CheckpointLeaseLostError`). Resolves with the position saved,
+   * `undefined` when there is nothing to save (those events carry no
+   * position). Report the commit with {@link committed}.
+   */
+  async saveIn(session: ClientSession, seq: number): Promise<ResumeToken | undefined> {
+    const token = this.tokens.peek(seq);
+    const { checkpoint } = this.config;
+    if (token === undefined || checkpoint === undefined) return undefined;
+    const lease = this.keeper?.lease;
+    if (lease === undefined || this.lost) throw new CheckpointLeaseLostError(checkpoint.key, 0, 'the subscription holds no lease');
+    await checkpoint.store.save(lease, token, { session });
+    return token;
+  }
+
+  /** The transaction that saved `stored` (from {@link saveIn}) with the handling of every event up to `seq` committed. */
+  committed(seq: number, stored: ResumeToken | undefined): void {
+    const { events, token } = this.tokens.acknowledge(seq);
+    if (stored !== undefined) this.schedule?.storedElsewhere(stored, events);
+    if (token === undefined) return;
+    this.config.moved(token);
+    if (stored === undefined || !sameToken(token, stored)) this.schedule?.moved(token, stored === undefined ? events : 0);
+  }
+
+  /** A save in a transaction found the lease gone: as when a scheduled save does. */
+  leaseLost(error: CheckpointLeaseLostError): void {
+    this.lose(error);
   }
 
   /**

@@ -36,6 +36,8 @@ export class SaveSchedule {
   private inFlight: Promise<void> | undefined;
   private timer: Subscription | undefined;
   private stopped = false;
+  /** Saves kept from starting while a save outside the schedule (in a transaction) runs. */
+  private holds = 0;
   private readonly waiters: Array<() => void> = [];
 
   constructor(private readonly config: ScheduleConfig) {}
@@ -96,6 +98,34 @@ export class SaveSchedule {
     this.config.saved(token);
   }
 
+  /**
+   * Waits for the save in flight, then keeps new ones from starting until
+   * the returned function is called: a save made elsewhere (in a
+   * transaction) is then never overtaken by an older position's.
+   */
+  async hold(): Promise<() => void> {
+    this.holds += 1;
+    while (this.inFlight !== undefined) await this.inFlight.catch(() => {});
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.holds -= 1;
+      if (this.holds === 0 && this.inFlight === undefined && !this.stopped) this.plan();
+    };
+  }
+
+  /** `events` acknowledged events moved the position to `token`, which was stored elsewhere (in their transaction). */
+  storedElsewhere(token: ResumeToken, events: number): void {
+    this.acknowledged += events;
+    this.latest = token;
+    this.durable = token;
+    this.covered = this.acknowledged;
+    this.cancelTimer();
+    this.config.saved(token);
+    this.release();
+  }
+
   /** Stops scheduling; waiting consumers go on. */
   stop(): void {
     this.stopped = true;
@@ -104,13 +134,13 @@ export class SaveSchedule {
   }
 
   private plan(): void {
-    if (this.latest === undefined || sameToken(this.latest, this.durable)) return;
+    if (this.holds > 0 || this.latest === undefined || sameToken(this.latest, this.durable)) return;
     if (this.unsaved >= this.config.events) {
       this.start();
     } else if (this.timer === undefined && Number.isFinite(this.config.ms)) {
       this.timer = this.config.scheduler.schedule(() => {
         this.timer = undefined;
-        if (this.inFlight === undefined && !this.stopped) this.start();
+        if (this.inFlight === undefined && !this.stopped && this.holds === 0) this.start();
       }, this.config.ms);
     }
   }

@@ -69,6 +69,13 @@ export class AcknowledgedTokens {
     }
     return { events, token };
   }
+
+  /** The position acknowledging every event up to `seq` would reach, without acknowledging; `undefined` if it would not move. */
+  peek(seq: number): ResumeToken | undefined {
+    let token: ResumeToken | undefined;
+    for (let i = this.head; i < this.pending.length && this.pending[i].seq <= seq; i += 1) token = this.pending[i].token ?? token;
+    return token;
+  }
 }
 
 /**

@@ -1,6 +1,7 @@
 import { asyncScheduler } from 'rxjs';
 import { Timestamp } from 'mongodb';
 import { RxChangeStream } from '../../../lib/change-stream';
+import { resolveConsumeOptions } from '../../../lib/change-stream/consume-options';
 import { DEFAULTS, resolveWatchOptions } from '../../../lib/change-stream/options';
 import { MemoryCheckpointStore } from '../../../lib/checkpoint/memory';
 import { FakeServer } from './fake-server';
@@ -132,3 +133,42 @@ describe('watch() options', () => {
     expect(() => stream.consume(() => undefined, 5 as never)).toThrow(TypeError);
   });
 });
+
+describe('watch() options of issue 17', () => {
+  it('splitLargeEvents appends $changeStreamSplitLargeEvent as the last stage; initialSnapshot is a flag', () => {
+    const resolved = resolveWatchOptions([{ $match: { operationType: 'update' } }], { splitLargeEvents: true, initialSnapshot: true });
+    expect(resolved.pipeline).toEqual([{ $match: { operationType: 'update' } }, { $changeStreamSplitLargeEvent: {} }]);
+    expect(resolved).toMatchObject({ splitLargeEvents: true, initialSnapshot: true });
+    expect(resolveWatchOptions([], {})).toMatchObject({ pipeline: [], splitLargeEvents: false, initialSnapshot: false });
+  });
+
+  it.each<[string, unknown[], unknown, RegExp]>([
+    ['the stage given twice', [{ $changeStreamSplitLargeEvent: {} }], { splitLargeEvents: true }, /adds the \$changeStreamSplitLargeEvent stage itself/],
+    ['initialSnapshot with startAtOperationTime', [], { initialSnapshot: true, startAtOperationTime: new Timestamp({ t: 1, i: 1 }) }, /cannot be combined with startAtOperationTime/],
+    ['initialSnapshot with resumeAfter', [], { initialSnapshot: true, resumeAfter: { _data: 'a' } }, /cannot be combined with resumeAfter/],
+    ['initialSnapshot with checkpoint.start', [], { initialSnapshot: true, checkpoint: { store, key: 'k', start: new Timestamp({ t: 1, i: 1 }) } }, /cannot be combined with checkpoint.start/],
+    ['a string splitLargeEvents', [], { splitLargeEvents: 'true' }, /splitLargeEvents must be a boolean, got string/],
+  ])('refuses %s', (_name, pipeline, options, message) => {
+    expect(() => resolveWatchOptions(pipeline, options)).toThrow(TypeError);
+    expect(() => resolveWatchOptions(pipeline, options)).toThrow(message);
+  });
+
+  it('a stream constructed without a collection refuses initialSnapshot', () => {
+    const server = new FakeServer();
+    expect(() => new RxChangeStream(server.open, [], { initialSnapshot: true })).toThrow(/use it on a collection's watch\(\)/);
+  });
+});
+
+describe('consume() options of issue 17', () => {
+  it('resolves transactional and onHandlerError, and refuses what is not', () => {
+    expect(resolveConsumeOptions(undefined, 100)).toEqual({ highWaterMark: 100, transactional: undefined, onHandlerError: undefined });
+    expect(resolveConsumeOptions({ transactional: true }, 100).transactional).toEqual({});
+    expect(resolveConsumeOptions({ transactional: { maxCommitTimeMS: 500 } }, 100).transactional).toEqual({ maxCommitTimeMS: 500 });
+    expect(resolveConsumeOptions({ transactional: false }, 100).transactional).toBeUndefined();
+    expect(resolveConsumeOptions({ onHandlerError: 'retry' }, 100).onHandlerError).toMatchObject({ then: 'stop', retry: { maxAttempts: 3 } });
+    expect(() => resolveConsumeOptions({ transactional: 'yes' as never }, 100)).toThrow(/transactional must be true, false or the transaction's options, got string/);
+    expect(() => resolveConsumeOptions({ transactional: null as never }, 100)).toThrow(TypeError);
+    expect(() => resolveConsumeOptions({ exactlyOnce: true } as never, 100)).toThrow(/consume\(\) options has no option "exactlyOnce"/);
+  });
+});
+
