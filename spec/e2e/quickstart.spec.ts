@@ -16,6 +16,9 @@ const EXAMPLES = {
   lag: '### How far behind: `lag$`',
   headroom: '### Will my checkpoint still be in the oplog tomorrow? `headroom$`',
   metrics: '### Metrics and OpenTelemetry',
+  dashboard: '### A live dashboard',
+  'event-sourcing': '### An event-sourcing consumer that never loses an event',
+  'consumer-group': '## Scaling out: consumer groups',
 };
 
 describe('the README examples, against the packed package', () => {
@@ -94,6 +97,44 @@ describe('the README examples, against the packed package', () => {
     const { code, output } = await runExample('metrics');
     expect(output).toContain('metrics$: 2 events, 0 restarts');
     expect(output).toContain('OpenTelemetry: rxmongodb.change_stream.events = 2');
+    expect(output).not.toMatch(/\[killed after \d+ ms\]/);
+    expect(code).toBe(0);
+  }, 40_000);
+
+  it('runs the dashboard example: three widgets on one cursor, each sees the changes, close completes them', async () => {
+    const { code, output } = await runExample('dashboard');
+    // One `opened` for the three widgets and the waiter: they share one server cursor.
+    expect(output.match(/^status: opened$/gm)).toHaveLength(1);
+    expect(output).toContain('feed: 3 × apple\nfeed: 12 × pear\nfeed: 1 × fig');
+    // The chart counts the three inserts and the update, in whichever seconds they fell.
+    const perSecond = [...output.matchAll(/^chart: (\d+) changes\/s$/gm)].map((m) => Number(m[1]));
+    expect(perSecond.reduce((sum, n) => sum + n, 0)).toBe(4);
+    expect(output).toMatch(/^status: closed$/m);
+    expect(output).not.toMatch(/\[killed after \d+ ms\]/);
+    expect(code).toBe(0);
+  }, 40_000);
+
+  it('runs the event-sourcing example: the restarted projector continues from its checkpoint, the repeat absorbed', async () => {
+    const { code, output } = await runExample('event-sourcing');
+    expect(output).toContain(
+      ['applied alice #1', 'applied bob #1', 'applied alice #2', 'repeat absorbed: alice #2', 'applied bob #2', 'applied alice #3'].join('\n'),
+    );
+    expect(output).toContain("balances: [ { _id: 'alice', balance: 75 }, { _id: 'bob', balance: 70 } ]");
+    expect(output).not.toMatch(/\[killed after \d+ ms\]/);
+    expect(code).toBe(0);
+  }, 40_000);
+
+  it('runs the consumer-group example: two members split the partitions and the orders between them', async () => {
+    const { code, output } = await runExample('consumer-group');
+    const members = ['a', 'b'].map((name) => {
+      const line = new RegExp(`^member ${name}, partitions (\\d),(\\d): (\\d+) of 20 orders$`, 'm').exec(output);
+      expect(line).not.toBeNull();
+      return { partitions: [Number(line![1]), Number(line![2])], orders: Number(line![3]) };
+    });
+    expect(members.flatMap((m) => m.partitions).sort()).toEqual([0, 1, 2, 3]);
+    // Each partition holds some of _id 1…20, so each member handles some, and together all 20.
+    expect(members.every((m) => m.orders > 0)).toBe(true);
+    expect(members[0].orders + members[1].orders).toBe(20);
     expect(output).not.toMatch(/\[killed after \d+ ms\]/);
     expect(code).toBe(0);
   }, 40_000);
