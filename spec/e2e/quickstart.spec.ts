@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { backend } from '../support/backend';
 import { pack, REPO, run, tsc, unpackAsInstalled, type Ran } from '../support/packed';
-import { readmeBlock } from '../support/readme';
+import { readmeBlock, readmeCodeBlocks } from '../support/readme';
 
 const EXAMPLES = {
   quickstart: '## Quickstart',
@@ -50,6 +50,13 @@ describe('the README examples, against the packed package', () => {
   function runExample(name: keyof typeof EXAMPLES): Promise<Ran> {
     return run(process.execPath, [`${name}.js`], { cwd: project, env: { MONGODB_URI: backend().uri }, timeoutMs: 20_000 });
   }
+
+  it('covers every TypeScript and JavaScript block of the README: none is a fragment left unrun', () => {
+    const run = new Set<string>(Object.values(EXAMPLES));
+    const unrun = readmeCodeBlocks().filter(({ lang, heading, place }) => lang !== 'ts' || place > 1 || !run.has(heading));
+    // A new example is one ```ts block per section, its heading in EXAMPLES and an `it` checking what it prints.
+    expect(unrun).toEqual([]);
+  });
 
   it('type-checks under strict with module and moduleResolution nodenext', () => {
     expect(compiled.output).toBe('');
