@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { backend, missing } from '../support/backend';
 import { pack, REPO, run, tsc, unpackAsInstalled, type Ran } from '../support/packed';
-import { readmeBlock } from '../support/readme';
+import { readmeBlock, readmeCodeBlocks } from '../support/readme';
 
 const EXAMPLES = {
   quickstart: '## Quickstart',
@@ -20,6 +20,9 @@ const EXAMPLES = {
   'dead-letters': '### When a handler fails: `onHandlerError`, dead letters, `replay`',
   'large-events': '### Events over 16 MB: `splitLargeEvents`',
   'initial-snapshot': '### The current state, then the changes: `initialSnapshot`',
+  dashboard: '### A live dashboard',
+  'event-sourcing': '### An event-sourcing consumer that never loses an event',
+  'consumer-group': '## Scaling out: consumer groups',
 };
 
 describe('the README examples, against the packed package', () => {
@@ -51,6 +54,13 @@ describe('the README examples, against the packed package', () => {
   function runExample(name: keyof typeof EXAMPLES): Promise<Ran> {
     return run(process.execPath, [`${name}.js`], { cwd: project, env: { MONGODB_URI: backend().uri }, timeoutMs: 20_000 });
   }
+
+  it('covers every TypeScript and JavaScript block of the README: none is a fragment left unrun', () => {
+    const run = new Set<string>(Object.values(EXAMPLES));
+    const unrun = readmeCodeBlocks().filter(({ lang, heading, place }) => lang !== 'ts' || place > 1 || !run.has(heading));
+    // A new example is one ```ts block per section, its heading in EXAMPLES and an `it` checking what it prints.
+    expect(unrun).toEqual([]);
+  });
 
   it('type-checks under strict with module and moduleResolution nodenext', () => {
     expect(compiled.output).toBe('');
@@ -129,6 +139,44 @@ describe('the README examples, against the packed package', () => {
   it('runs the initial-snapshot example: the documents, then the change after them', async () => {
     const { code, output } = await runExample('initial-snapshot');
     expect(output).toContain("snapshot { _id: 'apple', qty: 3 }\nsnapshot { _id: 'pear', qty: 7 }\nupdate apple { qty: 2 }");
+    expect(output).not.toMatch(/\[killed after \d+ ms\]/);
+    expect(code).toBe(0);
+  }, 40_000);
+
+  it('runs the dashboard example: three widgets on one cursor, each sees the changes, close completes them', async () => {
+    const { code, output } = await runExample('dashboard');
+    // One `opened` for the three widgets and the waiter: they share one server cursor.
+    expect(output.match(/^status: opened$/gm)).toHaveLength(1);
+    expect(output).toContain('feed: 3 × apple\nfeed: 12 × pear\nfeed: 1 × fig');
+    // The chart counts the three inserts and the update, in whichever seconds they fell.
+    const perSecond = [...output.matchAll(/^chart: (\d+) changes\/s$/gm)].map((m) => Number(m[1]));
+    expect(perSecond.reduce((sum, n) => sum + n, 0)).toBe(4);
+    expect(output).toMatch(/^status: closed$/m);
+    expect(output).not.toMatch(/\[killed after \d+ ms\]/);
+    expect(code).toBe(0);
+  }, 40_000);
+
+  it('runs the event-sourcing example: the restarted projector continues from its checkpoint, the repeat absorbed', async () => {
+    const { code, output } = await runExample('event-sourcing');
+    expect(output).toContain(
+      ['applied alice #1', 'applied bob #1', 'applied alice #2', 'repeat absorbed: alice #2', 'applied bob #2', 'applied alice #3'].join('\n'),
+    );
+    expect(output).toContain("balances: [ { _id: 'alice', balance: 75 }, { _id: 'bob', balance: 70 } ]");
+    expect(output).not.toMatch(/\[killed after \d+ ms\]/);
+    expect(code).toBe(0);
+  }, 40_000);
+
+  it('runs the consumer-group example: two members split the partitions and the orders between them', async () => {
+    const { code, output } = await runExample('consumer-group');
+    const members = ['a', 'b'].map((name) => {
+      const line = new RegExp(`^member ${name}, partitions (\\d),(\\d): (\\d+) of 20 orders$`, 'm').exec(output);
+      expect(line).not.toBeNull();
+      return { partitions: [Number(line![1]), Number(line![2])], orders: Number(line![3]) };
+    });
+    expect(members.flatMap((m) => m.partitions).sort()).toEqual([0, 1, 2, 3]);
+    // Each partition holds some of _id 1…20, so each member handles some, and together all 20.
+    expect(members.every((m) => m.orders > 0)).toBe(true);
+    expect(members[0].orders + members[1].orders).toBe(20);
     expect(output).not.toMatch(/\[killed after \d+ ms\]/);
     expect(code).toBe(0);
   }, 40_000);

@@ -19,3 +19,31 @@ export function readmeBlock(heading: string): string {
   if (nextHeading >= 0 && nextHeading < open) throw new Error(`the section '${heading}' of README.md has no \`\`\`ts block`);
   return `${lines.slice(open + 1, close).join('\n')}\n`;
 }
+
+const CODE_LANGS = new Set(['ts', 'typescript', 'mts', 'cts', 'tsx', 'js', 'javascript', 'mjs', 'cjs', 'jsx']);
+
+/**
+ * Every TypeScript or JavaScript block of README.md (```ts, ```js and their
+ * aliases), as its language, the heading line it follows and its place among
+ * such blocks under that heading (1 for the first).
+ */
+export function readmeCodeBlocks(): Array<{ lang: string; heading: string; place: number }> {
+  const blocks: Array<{ lang: string; heading: string; place: number }> = [];
+  let heading = '';
+  let place = 0;
+  let inFence = false;
+  for (const line of readFileSync(README, 'utf8').split('\n')) {
+    const trimmed = line.trim();
+    if (inFence) {
+      if (trimmed === '```') inFence = false;
+    } else if (trimmed.startsWith('```')) {
+      inFence = true;
+      const lang = trimmed.slice(3).trim().split(/\s/)[0].toLowerCase();
+      if (CODE_LANGS.has(lang)) blocks.push({ lang, heading, place: (place += 1) });
+    } else if (/^#{1,6} /.test(line)) {
+      heading = trimmed;
+      place = 0;
+    }
+  }
+  return blocks;
+}
