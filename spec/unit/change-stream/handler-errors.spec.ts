@@ -50,7 +50,7 @@ describe('onHandlerError policies', () => {
     ['maxAttempts 0', { retry: { maxAttempts: 0 } }, undefined, RangeError, /maxAttempts must be an integer ≥ 1/],
     ['a NaN delay', { retry: { initialDelayMS: NaN } }, undefined, RangeError, /initialDelayMS must be a duration.*got NaN/],
     ['maxDelayMS below initialDelayMS', { retry: { initialDelayMS: 50, maxDelayMS: 10 } }, undefined, RangeError, /maxDelayMS \(10\) must be at least initialDelayMS \(50\)/],
-    ['a number as deadLetters', 'park', 7, TypeError, /deadLetters must be a driver Collection or an RxCollection, got number/],
+    ['a number as deadLetters', 'park', 7, TypeError, /deadLetters must be a driver Collection or an RxCollection, got 7/],
   ])('refuses %s', (_name, policy, deadLetters, type, message) => {
     expect(() => resolveHandlerErrors(policy, deadLetters)).toThrow(type);
     expect(() => resolveHandlerErrors(policy, deadLetters)).toThrow(message);

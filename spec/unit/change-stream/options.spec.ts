@@ -147,7 +147,7 @@ describe('watch() options of issue 17', () => {
     ['initialSnapshot with startAtOperationTime', [], { initialSnapshot: true, startAtOperationTime: new Timestamp({ t: 1, i: 1 }) }, /cannot be combined with startAtOperationTime/],
     ['initialSnapshot with resumeAfter', [], { initialSnapshot: true, resumeAfter: { _data: 'a' } }, /cannot be combined with resumeAfter/],
     ['initialSnapshot with checkpoint.start', [], { initialSnapshot: true, checkpoint: { store, key: 'k', start: new Timestamp({ t: 1, i: 1 }) } }, /cannot be combined with checkpoint.start/],
-    ['a string splitLargeEvents', [], { splitLargeEvents: 'true' }, /splitLargeEvents must be a boolean, got string/],
+    ['a string splitLargeEvents', [], { splitLargeEvents: 'true' }, /splitLargeEvents must be a boolean, got "true"/],
   ])('refuses %s', (_name, pipeline, options, message) => {
     expect(() => resolveWatchOptions(pipeline, options)).toThrow(TypeError);
     expect(() => resolveWatchOptions(pipeline, options)).toThrow(message);
@@ -166,7 +166,7 @@ describe('consume() options of issue 17', () => {
     expect(resolveConsumeOptions({ transactional: { maxCommitTimeMS: 500 } }, 100).transactional).toEqual({ maxCommitTimeMS: 500 });
     expect(resolveConsumeOptions({ transactional: false }, 100).transactional).toBeUndefined();
     expect(resolveConsumeOptions({ onHandlerError: 'retry' }, 100).onHandlerError).toMatchObject({ then: 'stop', retry: { maxAttempts: 3 } });
-    expect(() => resolveConsumeOptions({ transactional: 'yes' as never }, 100)).toThrow(/transactional must be true, false or the transaction's options, got string/);
+    expect(() => resolveConsumeOptions({ transactional: 'yes' as never }, 100)).toThrow(/transactional must be true, false or the transaction's options, got "yes"/);
     expect(() => resolveConsumeOptions({ transactional: null as never }, 100)).toThrow(TypeError);
     expect(() => resolveConsumeOptions({ exactlyOnce: true } as never, 100)).toThrow(/consume\(\) options has no option "exactlyOnce"/);
   });
