@@ -11,13 +11,11 @@
  */
 import type { Document } from 'bson';
 import type { Batch, CursorSource } from './cursors';
+import { AwaitData, DEFAULT_AWAIT_MS } from './await-data';
 import { CommandError } from './errors';
-import { checkInterrupted } from './operations';
 import { compileFilter, project, type EvalOptions, type Matcher } from './query';
 import type { Store } from './store';
 
-/** mongod's wait for an awaitData getMore that names no maxTimeMS. */
-const DEFAULT_AWAIT_MS = 1000;
 
 export interface TailOptions {
   filter: Document;
@@ -32,8 +30,7 @@ export class TailableSource implements CursorSource {
   private position: string | null = null;
   /** The first batch was served: later calls are getMores. */
   private started = false;
-  private closed = false;
-  private wake?: () => void;
+  private readonly awaitData: AwaitData;
 
   constructor(
     private readonly store: Store,
@@ -42,6 +39,7 @@ export class TailableSource implements CursorSource {
     private readonly tail: TailOptions,
   ) {
     this.matches = compileFilter(tail.filter, tail.options);
+    this.awaitData = new AwaitData(store);
   }
 
   async next(batchSize: number | undefined, maxTimeMS: number | undefined, signal?: AbortSignal): Promise<Batch> {
@@ -55,15 +53,12 @@ export class TailableSource implements CursorSource {
       const docs = this.read(batchSize);
       const wait = deadline - Date.now();
       if (docs.length > 0 || wait <= 0) return { docs, exhausted: false };
-      await this.waitForInsert(wait, signal);
-      if (this.closed) throw new CommandError('CursorKilled', 'operation was interrupted because the cursor was killed');
-      checkInterrupted(signal);
+      await this.awaitData.wait(wait, signal);
     }
   }
 
   close(): void {
-    this.closed = true;
-    this.wake?.();
+    this.awaitData.kill();
   }
 
   /** The matching documents after the position, up to `batchSize`; moves the position past what it examined. */
@@ -85,21 +80,5 @@ export class TailableSource implements CursorSource {
       if (this.matches(doc)) out.push(doc);
     }
     return this.tail.projection ? project(out, this.tail.projection, this.tail.filter, this.tail.options) : out;
-  }
-
-  private waitForInsert(ms: number, signal?: AbortSignal): Promise<void> {
-    return new Promise((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        this.store.off('oplog', done);
-        signal?.removeEventListener('abort', done);
-        this.wake = undefined;
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.store.on('oplog', done);
-      signal?.addEventListener('abort', done);
-      this.wake = done;
-    });
   }
 }

@@ -6,17 +6,15 @@
  * `maxTimeMS`, whichever comes first.
  */
 import { BSON, type Document, type Timestamp } from 'bson';
+import { AwaitData, DEFAULT_AWAIT_MS } from '../await-data';
 import type { Batch, CursorSource } from '../cursors';
 import { CommandError } from '../errors';
-import { checkInterrupted } from '../operations';
 import { runPipeline } from '../query';
 import { sameValue, type OplogEntry, type Store } from '../store';
 import { MAX_EVENT_SIZE, MAX_FRAGMENT_SIZE, addImages, eventsFor, isClassic, splitEvent } from './events';
 import type { StreamSpec } from './spec';
 import { encodeToken, highWaterMark, nextTimestamp, timestampKey, withoutFragment } from './token';
 
-/** mongod's wait for an awaitData getMore that names no maxTimeMS. */
-const DEFAULT_AWAIT_MS = 1000;
 /** A batch stops growing at mongod's 16 MiB (it always holds at least one event). */
 const MAX_BATCH_BYTES = 16 * 1024 * 1024;
 
@@ -44,14 +42,14 @@ export class ChangeStreamSource implements CursorSource {
   /** Set while resuming from an event that has not been passed yet. */
   private resume?: ResumePoint;
   private invalidated = false;
-  private closed = false;
   private served = false;
-  private wake?: () => void;
+  private readonly awaitData: AwaitData;
 
   constructor(
     private readonly store: Store,
     private readonly spec: StreamSpec,
   ) {
+    this.awaitData = new AwaitData(store);
     const start = spec.start;
     if (!start) {
       // One tick past the newest operation, as mongod starts a new stream.
@@ -83,16 +81,12 @@ export class ChangeStreamSource implements CursorSource {
       if (docs.length > 0 || this.invalidated || batchSize === 0) return this.batch(docs);
       const wait = deadline - Date.now();
       if (wait <= 0) return this.batch(docs);
-      await this.waitForWrite(wait, signal);
-      // killCursors (or the client's disconnect) interrupts the waiting getMore, as in mongod; so does killOp.
-      if (this.closed) throw new CommandError('CursorKilled', 'operation was interrupted because the cursor was killed');
-      checkInterrupted(signal);
+      await this.awaitData.wait(wait, signal);
     }
   }
 
   close(): void {
-    this.closed = true;
-    this.wake?.();
+    this.awaitData.kill();
   }
 
   private batch(docs: Document[]): Batch {
@@ -243,21 +237,5 @@ export class ChangeStreamSource implements CursorSource {
       );
     }
     return result;
-  }
-
-  private waitForWrite(ms: number, signal?: AbortSignal): Promise<void> {
-    return new Promise((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        this.store.off('oplog', done);
-        signal?.removeEventListener('abort', done);
-        this.wake = undefined;
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.store.on('oplog', done);
-      signal?.addEventListener('abort', done);
-      this.wake = done;
-    });
   }
 }
