@@ -11,8 +11,8 @@
  * test server), like the specs.
  */
 import { parseArgs } from 'node:util';
-import { startBackend } from '../../spec/support/ladder';
 import { redactConnectionString } from '../../lib';
+import { exitWith, integer, onLadder } from '../support/cli';
 import { runEventSourcingDemo } from './run';
 
 async function main(): Promise<number> {
@@ -28,9 +28,7 @@ async function main(): Promise<number> {
   const kills = integer(values.kills, '--kills', 0, 100);
   const rate = integer(values.rate, '--rate', 1, 100_000);
 
-  const backend = await startBackend();
-  console.log(`server: ${backend.kind} (${backend.reason})`);
-  try {
+  return onLadder(async (backend) => {
     console.log(`database ${values.database} on ${redactConnectionString(backend.uri)} (dropped first)`);
     const proof = await runEventSourcingDemo({
       uri: backend.uri,
@@ -53,23 +51,7 @@ proof
     for (const mismatch of proof.mismatches) console.log(`    ${mismatch}`);
     console.log(ok ? '\nOK: zero events lost across the crashes' : '\nFAILED');
     return ok ? 0 : 1;
-  } finally {
-    await backend.stop();
-  }
+  });
 }
 
-function integer(text: string | undefined, name: string, min: number, max: number): number {
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new Error(`${name} must be an integer from ${min} to ${max}, got '${text}'`);
-  }
-  return value;
-}
-
-main().then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    console.error(error);
-    process.exit(1);
-  },
-);
+exitWith(main());

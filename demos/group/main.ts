@@ -11,7 +11,7 @@
  * test server), like the specs.
  */
 import { parseArgs } from 'node:util';
-import { startBackend } from '../../spec/support/ladder';
+import { exitWith, integer, onLadder } from '../support/cli';
 import { runGroupDemo } from './run';
 
 async function main(): Promise<number> {
@@ -33,9 +33,7 @@ async function main(): Promise<number> {
   const kills = integer(values.kills, '--kills', 0, 100);
   const leaseMS = integer(values['lease-ms'], '--lease-ms', 100, 600_000);
 
-  const backend = await startBackend();
-  console.log(`server: ${backend.kind} (${backend.reason})`);
-  try {
+  return onLadder(async (backend) => {
     console.log(`database ${values.database} (dropped first)`);
     const proof = await runGroupDemo({
       uri: backend.uri,
@@ -61,23 +59,7 @@ proof
   lost                      ${proof.lost}`);
     console.log(ok ? '\nOK: lost = 0, every document in order within each member' : '\nFAILED');
     return ok ? 0 : 1;
-  } finally {
-    await backend.stop();
-  }
+  });
 }
 
-function integer(text: string | undefined, name: string, min: number, max: number): number {
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new Error(`${name} must be an integer from ${min} to ${max}, got '${text}'`);
-  }
-  return value;
-}
-
-main().then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    console.error(error instanceof Error ? error.message : error);
-    process.exit(1);
-  },
-);
+exitWith(main());
