@@ -10,13 +10,10 @@
  * SIGTERM stops it cleanly (last checkpoint saved, cursor killed).
  */
 import type { ChangeStreamInsertDocument } from 'mongodb';
-import { lastValueFrom, tap } from 'rxjs';
-import { CollectionCheckpointStore, RxMongoClient, type CheckpointDocument } from '../../lib';
+import { tap } from 'rxjs';
+import { RxMongoClient } from '../../lib';
+import { checkpointStore, exitOnSigterm, report } from '../support/child';
 import { applyEvent, CHECKPOINT_EVERY, type Balance, type OrderEvent } from './projection';
-
-function report(line: Record<string, unknown>): void {
-  process.stdout.write(`${JSON.stringify(line)}\n`);
-}
 
 function main(): void {
   // The connection string comes by environment: argv is visible to every local user.
@@ -29,13 +26,10 @@ function main(): void {
   const client = new RxMongoClient(uri, { appName: 'rxmongo-es-consumer' });
   const db = client.db(database);
   const balances = db.collection<Balance>('balances');
-  const store = new CollectionCheckpointStore(
-    db.collection<CheckpointDocument>('checkpoints').withOptions({ writeConcern: { w: 'majority' } }).driver,
-  );
   const events = db
     .collection<OrderEvent>('orderEvents')
     .watch<OrderEvent, ChangeStreamInsertDocument<OrderEvent>>([{ $match: { operationType: 'insert' } }], {
-      checkpoint: { store, key, every: { events: CHECKPOINT_EVERY, ms: 250 } },
+      checkpoint: { store: checkpointStore(db), key, every: { events: CHECKPOINT_EVERY, ms: 250 } },
     });
 
   const status = events.status$.subscribe((s) => {
@@ -52,16 +46,7 @@ function main(): void {
       },
     });
 
-  process.once('SIGTERM', () => {
-    projecting.unsubscribe();
-    lastValueFrom(client.close(), { defaultValue: undefined }).then(
-      () => {
-        status.unsubscribe();
-        process.exit(0);
-      },
-      () => process.exit(1),
-    );
-  });
+  exitOnSigterm(client, projecting, status);
 }
 
 main();

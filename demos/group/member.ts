@@ -13,15 +13,11 @@
  *
  * SIGTERM leaves the group cleanly (last saves, leases released).
  */
-import type { ChangeStreamInsertDocument, ChangeStreamUpdateDocument } from 'mongodb';
-import { lastValueFrom, timer } from 'rxjs';
+import { timer } from 'rxjs';
 import { map } from 'rxjs/operators';
-import { CollectionCheckpointStore, RxMongoClient, type CheckpointDocument } from '../../lib';
-
-interface Counter {
-  _id: number;
-  s: number;
-}
+import { RxMongoClient } from '../../lib';
+import { exitOnSigterm, report } from '../support/child';
+import { sequenceOf, watchAsMember } from './counters';
 
 const [uri, dbName, collection, key, partitions, leaseMS, workMS] = process.argv.slice(2);
 if (!uri || !dbName || !collection || !key || !partitions || !leaseMS || !workMS) {
@@ -29,44 +25,33 @@ if (!uri || !dbName || !collection || !key || !partitions || !leaseMS || !workMS
   process.exit(2);
 }
 
-const say = (line: object): boolean => process.stdout.write(`${JSON.stringify(line)}\n`);
 const client = new RxMongoClient(uri, { appName: 'rxmongo-group-demo', serverSelectionTimeoutMS: 10_000 });
-const db = client.db(dbName);
-const store = new CollectionCheckpointStore(
-  db.collection<CheckpointDocument>('checkpoints').withOptions({ writeConcern: { w: 'majority' } }).driver,
-);
-const stream = db
-  .collection<Counter>(collection)
-  .watch<Counter, ChangeStreamInsertDocument<Counter> | ChangeStreamUpdateDocument<Counter>>(
-    [{ $match: { operationType: { $in: ['insert', 'update'] } } }],
-    {
-      maxAwaitTimeMS: 200,
-      checkpoint: { store, key, every: { events: 25, ms: 250 } },
-      group: { partitions: Number(partitions), leaseMS: Number(leaseMS) },
-    },
-  );
+const stream = watchAsMember(client.db(dbName), collection, {
+  key,
+  partitions: Number(partitions),
+  leaseMS: Number(leaseMS),
+  maxAwaitTimeMS: 200,
+  every: { events: 25, ms: 250 },
+});
 
 const status = stream.status$.subscribe((s) => {
   switch (s.type) {
     case 'joined':
-      return say({ t: s.type, member: s.member });
+      return report({ t: s.type, member: s.member });
     case 'assigned':
     case 'revoked':
-      return say({ t: s.type, partitions: s.partitions, owned: s.owned, ...(s.type === 'revoked' ? { reason: s.reason } : {}) });
+      return report({ t: s.type, partitions: s.partitions, owned: s.owned, ...(s.type === 'revoked' ? { reason: s.reason } : {}) });
     case 'progress':
-      return say({ t: s.type, partition: s.partition, handled: s.handled, lagMS: s.lagMS });
+      return report({ t: s.type, partition: s.partition, handled: s.handled, lagMS: s.lagMS });
     case 'left':
-      return say({ t: s.type });
+      return report({ t: s.type });
     default:
   }
 });
 
 // The handler does `workMS` of asynchronous work (a projection's write, say) per change.
 const consuming = stream
-  .consume((change) => {
-    const seq = change.operationType === 'insert' ? change.fullDocument.s : (change.updateDescription.updatedFields?.s as number);
-    return timer(Number(workMS)).pipe(map(() => say({ t: 'h', d: change.documentKey._id, s: seq })));
-  })
+  .consume((change) => timer(Number(workMS)).pipe(map(() => report({ t: 'h', d: change.documentKey._id, s: sequenceOf(change) }))))
   .subscribe({
     error: (error: unknown) => {
       process.stderr.write(`member failed: ${String(error)}\n`);
@@ -74,13 +59,4 @@ const consuming = stream
     },
   });
 
-process.once('SIGTERM', () => {
-  consuming.unsubscribe();
-  lastValueFrom(client.close(), { defaultValue: undefined }).then(
-    () => {
-      status.unsubscribe();
-      process.exit(0);
-    },
-    () => process.exit(1),
-  );
-});
+exitOnSigterm(client, consuming, status);
