@@ -23,13 +23,25 @@ export class Stopped extends Error {
 /**
  * `call()` bounded by `timeoutMS`: rejects with `CheckpointTimeoutError`
  * when it does not settle in time. The timer never outlives the call.
+ * `call()` starts at once and its outcome is passed on in one step (no
+ * race): a consumer waiting for a save waits no longer than the store.
  */
 export function bounded<T>(operation: StoreOperation, context: CallContext, call: () => Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new CheckpointTimeoutError(operation, context.key, context.timeoutMS)), context.timeoutMS);
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new CheckpointTimeoutError(operation, context.key, context.timeoutMS)), context.timeoutMS);
+    const settle = <V>(done: (value: V) => void) => (value: V): void => {
+      clearTimeout(timer);
+      done(value);
+    };
+    let pending: Promise<T>;
+    try {
+      pending = call();
+    } catch (error) {
+      settle(reject)(error);
+      return;
+    }
+    Promise.resolve(pending).then(settle(resolve), settle(reject));
   });
-  return Promise.race([Promise.resolve().then(call), timeout]).finally(() => clearTimeout(timer));
 }
 
 /**
@@ -38,17 +50,15 @@ export function bounded<T>(operation: StoreOperation, context: CallContext, call
  * `retry.maxAttempts` retries. Rejects with the last error, or `Stopped`
  * when the subscription closes meanwhile.
  */
-export async function persist<T>(operation: StoreOperation, context: CallContext, call: () => Promise<T>): Promise<T> {
-  for (let attempt = 1; ; attempt += 1) {
+export function persist<T>(operation: StoreOperation, context: CallContext, call: () => Promise<T>, attempt = 1): Promise<T> {
+  if (context.waits.stopped) return Promise.reject(new Stopped());
+  // The first attempt's outcome passes straight through: no extra turns on the way to a waiting consumer.
+  return bounded(operation, context, call).catch(async (error: unknown) => {
     if (context.waits.stopped) throw new Stopped();
-    try {
-      return await bounded(operation, context, call);
-    } catch (error) {
-      if (context.waits.stopped) throw new Stopped();
-      if (!isTransientStoreError(error) || attempt > context.retry.maxAttempts) throw error;
-      const delayMS = backoffDelay(attempt, context.retry);
-      context.report({ type: 'checkpointError', key: context.key, operation, attempt, error, delayMS });
-      await context.waits.sleep(delayMS);
-    }
-  }
+    if (!isTransientStoreError(error) || attempt > context.retry.maxAttempts) throw error;
+    const delayMS = backoffDelay(attempt, context.retry);
+    context.report({ type: 'checkpointError', key: context.key, operation, attempt, error, delayMS });
+    await context.waits.sleep(delayMS);
+    return persist(operation, context, call, attempt + 1);
+  });
 }

@@ -64,7 +64,8 @@ export class SaveSchedule {
     if (this.stopped) return;
     this.latest = token;
     this.acknowledged += events;
-    if (this.inFlight === undefined) this.plan();
+    // The per-event path: two comparisons unless a save is due or the timer needs arming.
+    if (this.inFlight === undefined && (this.timer === undefined || this.acknowledged - this.covered >= this.config.events)) this.plan();
   }
 
   /**
@@ -134,10 +135,10 @@ export class SaveSchedule {
   }
 
   private plan(): void {
-    if (this.holds > 0 || this.latest === undefined || sameToken(this.latest, this.durable)) return;
+    if (this.holds > 0 || this.latest === undefined) return;
     if (this.unsaved >= this.config.events) {
       this.start();
-    } else if (this.timer === undefined && Number.isFinite(this.config.ms)) {
+    } else if (this.timer === undefined && Number.isFinite(this.config.ms) && !sameToken(this.latest, this.durable)) {
       this.timer = this.config.scheduler.schedule(() => {
         this.timer = undefined;
         if (this.inFlight === undefined && !this.stopped && this.holds === 0) this.start();
@@ -148,6 +149,12 @@ export class SaveSchedule {
   private start(): void {
     this.cancelTimer();
     const token = this.latest as ResumeToken;
+    // Compared only when a save is due, never per event: the store may already hold this position.
+    if (sameToken(token, this.durable)) {
+      this.covered = this.acknowledged;
+      this.release();
+      return;
+    }
     const covering = this.acknowledged;
     const attempt = this.config.save(token).then(
       () => {
