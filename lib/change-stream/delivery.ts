@@ -238,7 +238,7 @@ export class Fanout<T> {
         }
       }
     } catch (error) {
-      // Only a sink that is not an RxJS Subscriber can throw here: it errors alone.
+      // An RxJS Subscriber reports its observer's errors itself; another sink that throws errors alone.
       this.drop(lane);
       try {
         sink.error(error);

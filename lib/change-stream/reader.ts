@@ -194,7 +194,11 @@ export class ChangeStreamReader<TChange extends Document> {
         const pacing = this.pacing;
         if (pacing !== undefined) {
           const buffered = stream.bufferedCount();
-          if (buffered === 0) pacing.endOfBatch?.();
+          if (buffered === 0) {
+            pacing.endOfBatch?.();
+            // Its last subscriber may have left on one of its events: no getMore for no one.
+            if (this.stopped) break;
+          }
           if (!pacing.mayRead(buffered)) {
             await waits.until((wake) => pacing.onReady(wake));
             continue;
