@@ -180,7 +180,6 @@ export class RxChangeStream<
    * ```ts
    * events.watch([], { checkpoint: { store, key: 'projector', every: { events: 50 } } })
    *   .consume((change) => projection.apply(change), { highWaterMark: 200 }) // a plain value: done
-
    *   .subscribe({ error: (err) => log.fatal(err) });
    * ```
    */

@@ -1,128 +1,95 @@
 /**
- * The crash test: a consumer process with a FileCheckpointStore, SIGKILLed
- * at five random moments while a producer writes 2,000 numbered documents to
- * the CLI wire test server, and restarted each time. Afterwards every number
- * was processed (zero loss), and each restart repeated at most one
- * checkpoint batch.
+ * The crash test: a consumer process (a CollectionCheckpointStore, a handler
+ * slower than the reader) SIGKILLed six times while numbered documents are
+ * written, the first time before it ever saved a handled change, and
+ * restarted each time. Afterwards every number was handled (lost 0) and no
+ * restart repeated more than `every.events` changes.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { MongoClient } from 'mongodb';
+import type { MongoClient } from 'mongodb';
+import { driverClient, uniqueDbName } from '../support/backend';
+import { signal, start, until, type Child } from './process-support';
 
-const ROOT = join(__dirname, '..', '..');
-const TOTAL = 2_000;
-const CRASHES = 5;
-const BATCH = 20;
+const TOTAL = 1_200;
+const EVERY = 20;
+const HANDLER_MS = 2;
+const RANDOM_KILLS = 5;
 
-jest.setTimeout(240_000);
+jest.setTimeout(120_000);
 
-/** Starts `script` under node with tsx; resolves with the process and its stdout lines. */
-function start(script: string, args: string[]): { child: ChildProcess; lines: string[]; firstLine: Promise<string> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, script), ...args], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const lines: string[] = [];
-  let stderr = '';
-  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  const firstLine = new Promise<string>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      lines.push(line);
-      if (lines.length === 1) resolve(line);
-    });
-    child.once('exit', (code) => reject(new Error(`${script} exited (${code}) before printing: ${stderr}`)));
-  });
-  firstLine.catch(() => {});
-  return { child, lines, firstLine };
-}
-
-function stop(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    child.once('exit', () => resolve());
-    child.kill(signal);
-  });
-}
-
-async function until(condition: () => boolean | Promise<boolean>, what: string, ms: number): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
-
-describe('crash test: SIGKILL a FileCheckpointStore consumer five times', () => {
-  let server: ChildProcess | undefined;
-  let consumer: ChildProcess | undefined;
-  let client: MongoClient | undefined;
+describe('crash test: SIGKILL a consumer six times, once before its first save', () => {
+  let client: MongoClient;
+  let consumer: Child | undefined;
   let work: string;
+  let dbName: string;
 
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), 'rxmongo-crash-'));
+    client = driverClient();
+    await client.connect();
+    dbName = uniqueDbName('crash');
   });
 
   afterAll(async () => {
-    if (consumer) await stop(consumer, 'SIGKILL');
-    await client?.close();
-    if (server) await stop(server, 'SIGTERM');
+    if (consumer) await signal(consumer, 'SIGKILL');
+    await client.db(dbName).dropDatabase();
+    await client.close();
     await rm(work, { recursive: true, force: true });
   });
 
-  it('loses nothing and repeats at most one checkpoint batch per crash', async () => {
-    const wire = start('spec/server/cli.ts', ['--members', '3', '--port', '0']);
-    server = wire.child;
-    const uri = await wire.firstLine;
-    client = new MongoClient(uri, { serverSelectionTimeoutMS: 10_000 });
-    const dbName = `crash_${process.pid}`;
+  it('loses nothing and repeats at most every.events changes per kill', async () => {
+    const numbers = client.db(dbName).collection('numbers');
     await client.db(dbName).createCollection('numbers');
-
-    const checkpoints = join(work, 'checkpoints');
     const processed = join(work, 'processed.log');
-    const runConsumer = async (): Promise<void> => {
-      const run = start('spec/fixtures/crash-consumer.ts', [uri, dbName, checkpoints, processed, String(BATCH)]);
-      consumer = run.child;
-      await run.firstLine; // 'opened'
+    const read = async (): Promise<string[]> => (await readFile(processed, 'utf8').catch(() => '')).split('\n').filter(Boolean);
+    const handledSoFar = async (): Promise<number> => (await read()).filter((l) => l !== 'start').length;
+    const run = async (): Promise<void> => {
+      consumer = start('spec/fixtures/crash-consumer.ts', [uri(), dbName, processed, String(EVERY), String(HANDLER_MS)]);
+      await consumer.line((l) => l === 'opened', 'opened');
+    };
+    const uri = (): string => process.env.RXMONGO_TEST_URI as string;
+    let written = 0;
+    const write = async (count: number): Promise<void> => {
+      const docs = Array.from({ length: count }, (_, i) => ({ n: written + i + 1 }));
+      written += count;
+      await numbers.insertMany(docs);
     };
 
-    await runConsumer();
-    // Production starts only once a position is on disk, so even the first run's start is durable.
-    await until(() => existsSync(join(checkpoints, 'crash.checkpoint.json')), 'first checkpoint', 30_000);
+    // Kill 1: a first run (no checkpoint yet) that handled a few changes but never saved one.
+    await run();
+    await write(10);
+    await until(async () => (await handledSoFar()) >= 3, 'first run handling', 30_000);
+    expect(consumer!.lines.filter((l) => l === 'checkpointed')).toHaveLength(1); // only the opening position
+    await signal(consumer!, 'SIGKILL');
+    let kills = 1;
+    await run();
 
-    const killAt = Array.from({ length: CRASHES }, () => Math.floor(Math.random() * (TOTAL - 100)) + 50).sort((a, b) => a - b);
-    let written = 0;
-    let crashes = 0;
+    const killAt = Array.from({ length: RANDOM_KILLS }, () => Math.floor(Math.random() * (TOTAL - 200)) + 100).sort((a, b) => a - b);
     while (written < TOTAL) {
-      const chunk = Math.min(10, TOTAL - written);
-      await client.db(dbName).collection('numbers').insertMany(Array.from({ length: chunk }, (_, i) => ({ n: written + i + 1 })));
-      written += chunk;
-      if (crashes < CRASHES && written >= killAt[crashes]) {
-        await stop(consumer!, 'SIGKILL');
-        crashes += 1;
-        await runConsumer();
+      await write(Math.min(10, TOTAL - written));
+      if (kills - 1 < RANDOM_KILLS && written >= killAt[kills - 1]) {
+        await signal(consumer!, 'SIGKILL');
+        kills += 1;
+        await run();
       }
-      await new Promise((resolve) => setTimeout(resolve, 15));
+      await new Promise((resolve) => setTimeout(resolve, 10));
     }
 
     const counts = new Map<number, number>();
-    const read = async (): Promise<string[]> => (await readFile(processed, 'utf8')).split('\n').filter(Boolean);
     await until(
       async () => {
-        const lines = await read();
         counts.clear();
-        for (const line of lines) if (line !== 'start') counts.set(Number(line), (counts.get(Number(line)) ?? 0) + 1);
+        for (const line of await read()) if (line !== 'start') counts.set(Number(line), (counts.get(Number(line)) ?? 0) + 1);
         return counts.size === TOTAL;
       },
-      'every number processed',
-      120_000,
+      'every number handled',
+      60_000,
     );
-    await stop(consumer!, 'SIGKILL');
+    await signal(consumer!, 'SIGKILL');
 
-    // Split the log by run; a repeat in run i is a number some earlier run processed.
+    // Split the log by run; a repeat in run i is a number some earlier run handled.
     const runs: number[][] = [];
     for (const line of await read()) {
       if (line === 'start') runs.push([]);
@@ -130,19 +97,19 @@ describe('crash test: SIGKILL a FileCheckpointStore consumer five times', () => 
     }
     const seenBefore = new Set<number>();
     const repeatsPerRestart: number[] = [];
-    for (const [i, run] of runs.entries()) {
-      if (i > 0) repeatsPerRestart.push(run.filter((n) => seenBefore.has(n)).length);
-      for (const n of run) seenBefore.add(n);
+    for (const [i, handled] of runs.entries()) {
+      if (i > 0) repeatsPerRestart.push(handled.filter((n) => seenBefore.has(n)).length);
+      for (const n of handled) seenBefore.add(n);
     }
-    const missing = Array.from({ length: TOTAL }, (_, i) => i + 1).filter((n) => !counts.has(n));
+    const lost = Array.from({ length: TOTAL }, (_, i) => i + 1).filter((n) => !counts.has(n));
     const duplicates = [...counts.values()].reduce((sum, c) => sum + c - 1, 0);
     console.log(
-      `crash test: ${TOTAL} documents, ${crashes} SIGKILLs at ${killAt.join(', ')} written; ` +
-        `${missing.length} lost, ${duplicates} duplicates (per restart: ${repeatsPerRestart.join(', ')}; batch ${BATCH})`,
+      `crash test: ${TOTAL} documents, ${kills} SIGKILLs (the first before any save; then at ~${killAt.join(', ')} written); ` +
+        `lost ${lost.length}, duplicates ${duplicates} (per restart: ${repeatsPerRestart.join(', ')}; every.events ${EVERY})`,
     );
-    expect(crashes).toBe(CRASHES);
-    expect(missing).toEqual([]);
-    expect(repeatsPerRestart).toHaveLength(CRASHES);
-    for (const repeats of repeatsPerRestart) expect(repeats).toBeLessThanOrEqual(BATCH);
+    expect(kills).toBe(RANDOM_KILLS + 1);
+    expect(lost).toEqual([]);
+    expect(repeatsPerRestart).toHaveLength(kills);
+    for (const repeats of repeatsPerRestart) expect(repeats).toBeLessThanOrEqual(EVERY);
   });
 });

@@ -4,11 +4,11 @@
  * nothing; history loss follows each policy; persistent errors restart no
  * faster than the backoff allows.
  */
-import { MongoServerError, type ChangeStreamDocument } from 'mongodb';
-import { of, type Subscription } from 'rxjs';
+import { MongoError, MongoServerError, type ChangeStreamDocument } from 'mongodb';
+import { firstValueFrom, lastValueFrom, of, type Subscription } from 'rxjs';
 import type { ChangeStreamStatus, RxWatchOptions } from '../../lib/change-stream';
 import { describeWith } from '../support/backend';
-import { eventually, failCommand, settle } from './client-monitor';
+import { eventually, failCommand, monitoredClient, settle } from './client-monitor';
 import {
   changeStreamAggregates,
   fixture,
@@ -155,5 +155,22 @@ describeWith(['failCommand'], 'persistent errors', () => {
     expect(changeStreamAggregates(f.m).length).toBeLessThanOrEqual(2 * (delays.length + 1));
     await insertNumbers(f.numbers, 1, 2);
     await eventually(() => seen.length === 2, 'events once open');
+  });
+});
+
+describe('an unreachable server at open', () => {
+  it('is retried exactly as retry says, each attempt reported, then the stream errors', async () => {
+    // Port 1 on this host refuses connections: every server selection fails fast.
+    const unreachable = monitoredClient({ serverSelectionTimeoutMS: 200 }, 'mongodb://127.0.0.1:1/?directConnection=true');
+    try {
+      const stream = unreachable.client.db('db').collection('c').watch([], { retry: { initialDelayMS: 20, maxDelayMS: 20, jitter: 0, maxAttempts: 3 } });
+      const status = statusLog(stream);
+      const error = await firstValueFrom(stream).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(MongoError);
+      expect(ofType(status, 'retrying').map((s) => s.attempt)).toEqual([1, 2, 3]);
+      expect(status.map((s) => s.type)).toEqual(['retrying', 'retrying', 'retrying']);
+    } finally {
+      await lastValueFrom(unreachable.client.close());
+    }
   });
 });

@@ -208,17 +208,29 @@ describe('errors', () => {
     expect(f.m.started).toHaveLength(0);
   });
 
-  it("the client's close kills the cursor first, then errors subscribers with ClientClosedError", async () => {
+  it("the client's close kills the cursor, then completes subscribers (closing is not a failure); later calls error", async () => {
     const stream = f.numbers.watch();
+    const status = statusLog(stream);
     const opened = nextStatus(stream, 'opened');
-    const ended = firstValueFrom(stream.pipe(filter(() => false))).then(
-      () => undefined,
+    const ended = lastValueFrom(stream.pipe(toArray())).then(
+      (values) => ({ completed: values }),
+      (e: unknown) => ({ error: e }),
+    );
+    const handled: number[] = [];
+    const consumer = lastValueFrom(stream.consume((c) => void handled.push(numberOf(c))).pipe(toArray())).then(
+      () => 'completed',
       (e: unknown) => e,
     );
     await opened;
+    await eventually(() => status.filter((s) => s.type === 'opened').length === 2, 'both subscriptions opened');
     await f.close();
-    await expect(ended).resolves.toBeInstanceOf(ClientClosedError);
-    expect(f.m.commands('killCursors')).toHaveLength(1);
+    await expect(ended).resolves.toEqual({ completed: [] });
+    await expect(consumer).resolves.toBe('completed');
+    expect(f.m.commands('killCursors')).toHaveLength(2);
+    expect(status.filter((s) => s.type === 'closed')).toEqual([
+      { type: 'closed', reason: 'clientClosed' },
+      { type: 'closed', reason: 'clientClosed' },
+    ]);
     expect(() => f.numbers.watch()).toThrow(ClientClosedError);
   });
 });

@@ -168,7 +168,7 @@ async function startWire(members: number, reason: string): Promise<StartedBacken
     kind: 'wire',
     uri: rs.uri,
     reason: `${reason}; using the rxmongo wire test server (a test double, not MongoDB)`,
-    capabilities: ['failCommand', 'topologyControl', 'historyControl'],
+    capabilities: ['failCommand', 'topologyControl', 'historyControl', ...(await probeIdleCursors(rs.uri))],
     stop: () => rs.close(),
   };
 }
@@ -178,7 +178,20 @@ async function probeCapabilities(uri: string): Promise<Capability[]> {
   const client = new MongoClient(uri, { serverSelectionTimeoutMS: 10_000 });
   try {
     await client.db('admin').command({ configureFailPoint: 'failCommand', mode: 'off' });
-    return ['failCommand'];
+    return ['failCommand', ...(await probeIdleCursors(uri))];
+  } catch {
+    return probeIdleCursors(uri);
+  } finally {
+    await client.close();
+  }
+}
+
+/** Whether the deployment lists open cursors through `$currentOp` (mongod does; a test double may not yet). */
+async function probeIdleCursors(uri: string): Promise<Capability[]> {
+  const client = new MongoClient(uri, { serverSelectionTimeoutMS: 10_000 });
+  try {
+    await client.db('admin').aggregate([{ $currentOp: { idleCursors: true } }, { $limit: 1 }]).toArray();
+    return ['idleCursors'];
   } catch {
     return [];
   } finally {

@@ -10,7 +10,6 @@ import { LeaseKeeper } from './lease';
 import { SaveSchedule } from './schedule';
 import { AcknowledgedTokens, sameToken } from './tokens';
 
-export { sameToken } from './tokens';
 export { Stopped } from './calls';
 
 /** @internal */
@@ -185,7 +184,8 @@ export class Position {
     if (checkpoint === undefined || this.schedule === undefined || this.keeper === undefined || this.context === undefined) return undefined;
     if (lease === undefined || this.lost) {
       this.schedule.stop();
-      this.keeper.stopRenewing();
+      // Releasing a lost lease changes nothing in the store, but lets it drop what it keeps for it locally.
+      await this.keeper.release();
       return undefined;
     }
     const context = this.context;

@@ -18,7 +18,7 @@ export interface LeaseConfig {
 }
 
 /** A holder name unique to this subscription, and telling where it runs. */
-export function holderName(): string {
+function holderName(): string {
   return `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
 }
 

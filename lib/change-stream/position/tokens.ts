@@ -64,12 +64,6 @@ export class AcknowledgedTokens {
     }
     return { events, token };
   }
-
-  /** Forgets events read and not acknowledged (their cursor is gone; they will be read again). */
-  clear(): void {
-    this.pending.length = 0;
-    this.head = 0;
-  }
 }
 
 /**

@@ -1,10 +1,15 @@
-import { MongoError, MongoNetworkError, MongoServerError, Timestamp } from 'mongodb';
-import { classifyError, operationTimeOf } from '../../../lib/change-stream/classify';
-import { RxMongoError } from '../../../lib/errors';
+import { MongoError, MongoNetworkError, MongoServerError, MongoTopologyClosedError, Timestamp } from 'mongodb';
+import { classifyError, isTransientStoreError, operationTimeOf } from '../../../lib/change-stream/classify';
+import { CheckpointCorruptError, CheckpointLeaseLostError, CheckpointTimeoutError, RxMongoError } from '../../../lib/errors';
 
 describe('classifyError', () => {
-  it('sorts ChangeStreamHistoryLost (286) as historyLost', () => {
+  it('sorts ChangeStreamHistoryLost (286) and CappedPositionLost (136) as historyLost', () => {
     expect(classifyError(new MongoServerError({ message: 'gone', code: 286 }))).toBe('historyLost');
+    expect(classifyError(new MongoServerError({ message: 'fell off the oplog', code: 136 }))).toBe('historyLost');
+  });
+
+  it('sorts a topology closed after a failed first connection as transient (the client may connect later)', () => {
+    expect(classifyError(new MongoTopologyClosedError())).toBe('transient');
   });
 
   it('sorts network errors, resumable labels and restartable codes as transient', () => {
@@ -33,5 +38,22 @@ describe('operationTimeOf', () => {
     expect(operationTimeOf(new MongoServerError({ message: 'x', code: 286, operationTime: time }))).toBe(time);
     expect(operationTimeOf(new MongoServerError({ message: 'x', code: 286 }))).toBeUndefined();
     expect(operationTimeOf(new Error('x'))).toBeUndefined();
+  });
+});
+
+describe('isTransientStoreError', () => {
+  it('retries timeouts, transient driver errors, transient system calls and errors that say transient: true', () => {
+    expect(isTransientStoreError(new CheckpointTimeoutError('save', 'k', 10))).toBe(true);
+    expect(isTransientStoreError(new MongoNetworkError('down'))).toBe(true);
+    expect(isTransientStoreError(Object.assign(new Error('busy'), { code: 'EBUSY' }))).toBe(true);
+    expect(isTransientStoreError(Object.assign(new Error('redis: connection lost'), { transient: true }))).toBe(true);
+  });
+
+  it('does not retry a lost lease, a corrupt checkpoint, a full disk, a bug', () => {
+    expect(isTransientStoreError(new CheckpointLeaseLostError('k', 1, 'taken'))).toBe(false);
+    expect(isTransientStoreError(new CheckpointCorruptError('f', 'torn'))).toBe(false);
+    expect(isTransientStoreError(Object.assign(new Error('full'), { code: 'ENOSPC' }))).toBe(false);
+    expect(isTransientStoreError(new TypeError('bug'))).toBe(false);
+    expect(isTransientStoreError(undefined)).toBe(false);
   });
 });

@@ -122,7 +122,7 @@ describe('RxChangeStream.consume (fake server)', () => {
     gate.next();
     await errored;
     expect(savedWhenErrored).toEqual(token(6));
-    expect(status.types().filter((t) => t !== 'checkpointed')).toEqual(['opened', 'closed']);
+    expect(status.types().filter((t) => t !== 'checkpointed')).toEqual(['acquired', 'opened', 'closed']);
   });
 
   it('restarts after the last checkpoint: zero loss, duplicates at most every.events per stop', async () => {
@@ -192,18 +192,33 @@ describe('RxChangeStream.consume (fake server)', () => {
     expect(status.types()).toEqual(['opened', 'retrying', 'resumed']);
   });
 
-  it('one checkpoint writer at a time: a second consume, or the shared subscription, errors with CheckpointInUseError', async () => {
+  it('one consumer per checkpoint key: a second waits as a standby and takes over, or errors with lease.wait false', async () => {
     const store = new MemoryCheckpointStore();
-    const stream = new RxChangeStream(server.open, [], { checkpoint: { store, key: 'k' } });
-    subscriptions.push(stream.consume(() => undefined).subscribe());
-    await expect(firstValueFrom(stream.consume(() => undefined))).rejects.toBeInstanceOf(CheckpointInUseError);
-    await expect(firstValueFrom(stream)).rejects.toBeInstanceOf(CheckpointInUseError);
-    expect(() => stream.connect()).toThrow(CheckpointInUseError);
+    const options = { checkpoint: { store, key: 'k', lease: { ttlMS: 300 } } };
+    const stream = new RxChangeStream(server.open, [], options);
+    const status = recordStatus(stream);
+    const first = stream.consume(() => undefined).subscribe();
+    await until(() => status.types().includes('opened'), 'first opened');
+    const impatient = new RxChangeStream(server.open, [], { checkpoint: { ...options.checkpoint, lease: { wait: false } } });
+    await expect(firstValueFrom(impatient.consume(() => undefined))).rejects.toBeInstanceOf(CheckpointInUseError);
+    await expect(firstValueFrom(impatient)).rejects.toBeInstanceOf(CheckpointInUseError);
+    // The shared subscription of the same stream is a consumer too: it waits.
+    const seen: number[] = [];
+    subscriptions.push(stream.subscribe((c) => seen.push(c.n)));
+    await until(() => status.types().includes('standby'), 'standby');
+    expect(server.opened).toHaveLength(1);
+    first.unsubscribe();
+    await until(() => status.types().filter((t) => t === 'opened').length === 2, 'the standby took over');
+    expect(status.types().filter((t) => t === 'acquired' || t === 'standby' || t === 'opened' || t === 'closed')).toEqual([
+      'acquired', 'opened', 'standby', 'closed', 'acquired', 'opened',
+    ]);
+    server.write(2);
+    await until(() => seen.length === 2, 'the new holder delivers');
     const plain = new RxChangeStream(server.open);
     const a = plain.consume(() => of(1)).subscribe();
     const b = plain.consume(() => of(2)).subscribe();
     subscriptions.push(a, b);
-    await until(() => server.opened.length === 3, 'without a checkpoint, each consume has its own cursor');
+    await until(() => server.opened.length === 4, 'without a checkpoint, each consume has its own cursor');
   });
 
   it('unsubscribing drops the handler in flight, closes the cursor and saves the acknowledged position', async () => {

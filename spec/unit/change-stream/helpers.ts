@@ -1,4 +1,5 @@
 import type { Subscription } from 'rxjs';
+import type { CheckpointStore } from '../../../lib/checkpoint/store';
 import type { ChangeStreamStatus, RxChangeStream } from '../../../lib/change-stream';
 
 /** Resolves once `condition()` holds; rejects with `what` after `ms`. */
@@ -22,3 +23,11 @@ export function recordStatus(stream: RxChangeStream<never, never> | { status$: R
 }
 
 export const fastRetry = { initialDelayMS: 5, maxDelayMS: 40, factor: 2, jitter: 0 };
+
+/** Stores `token` under `key` as a consumer that has since gone (acquire, save, release). */
+export async function seed(store: CheckpointStore, key: string, token: unknown): Promise<void> {
+  const lease = await store.acquire(key, { holder: 'seed', ttlMS: 60_000 });
+  if (lease === undefined) throw new Error(`seed: ${key} is held`);
+  await store.save(lease, token);
+  await store.release(lease);
+}

@@ -6,11 +6,13 @@
  */
 import { MongoServerError, Timestamp } from 'mongodb';
 import { firstValueFrom, lastValueFrom, take, toArray } from 'rxjs';
-import { RxChangeStream, type StreamOwner } from '../../../lib/change-stream';
+import { RxChangeStream } from '../../../lib/change-stream';
 import { MemoryCheckpointStore } from '../../../lib/checkpoint/memory';
 import { ClientClosedError } from '../../../lib/errors';
 import { FakeServer, token } from './fake-server';
 import { fastRetry, recordStatus, until } from './helpers';
+
+const sameJson = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
 
 describe('RxChangeStream', () => {
   let server: FakeServer;
@@ -50,7 +52,7 @@ describe('RxChangeStream', () => {
     const sub = stream.subscribe();
     await until(() => a.types().includes('opened'), 'opened');
     server.write(2);
-    await until(() => a.types().includes('checkpointed'), 'checkpointed');
+    await until(() => a.log.some((s) => s.type === 'checkpointed' && sameJson(s.token, token(2))), 'checkpointed 2');
     server.fail(
       'getMore',
       new MongoServerError({ message: 'history lost', code: 286, operationTime: new Timestamp({ t: 0, i: 2 }) }),
@@ -59,17 +61,23 @@ describe('RxChangeStream', () => {
     await until(() => a.types().includes('resumed'), 'resumed');
     sub.unsubscribe();
     await until(() => a.types().includes('closed'), 'closed');
-    expect(a.types()).toEqual(['opened', 'checkpointed', 'historyLost', 'retrying', 'resumed', 'checkpointed', 'closed']);
+    // The first run stores its opening position (token 0) before it reports opened.
+    expect(a.types()).toEqual([
+      'acquired', 'checkpointed', 'opened', 'checkpointed', 'historyLost', 'retrying', 'resumed', 'checkpointed', 'closed',
+    ]);
     expect(b.log).toEqual(a.log);
-    expect(a.log[1]).toEqual({ type: 'checkpointed', key: 'k', token: token(2) });
-    expect(a.log[2]).toMatchObject({ type: 'historyLost', token: token(2), policy: 'restartFromNow' });
-    expect(a.log[6]).toEqual({ type: 'closed', reason: 'unsubscribed' });
+    expect(a.log[0]).toEqual({ type: 'acquired', key: 'k', fence: 1 });
+    expect(a.log[1]).toEqual({ type: 'checkpointed', key: 'k', token: token(0) });
+    expect(a.log[3]).toEqual({ type: 'checkpointed', key: 'k', token: token(2) });
+    expect(a.log[4]).toMatchObject({ type: 'historyLost', token: token(2), policy: 'restartFromNow' });
+    expect(a.log[8]).toEqual({ type: 'closed', reason: 'unsubscribed' });
   });
 
-  it("ends every subscription, after its last save, when its owner closes", async () => {
+  it("completes every subscription, after its last save, when its owner closes; later subscriptions error", async () => {
     const hooks = new Set<() => void | Promise<void>>();
-    const owner: StreamOwner = {
-      onClose: (hook) => {
+    const owner = {
+      closed: false,
+      onClose: (hook: () => void | Promise<void>) => {
         hooks.add(hook);
         return () => hooks.delete(hook);
       },
@@ -78,22 +86,29 @@ describe('RxChangeStream', () => {
     const stream = new RxChangeStream(server.open, [], { checkpoint: { store, key: 'k', every: { events: 1000 } } }, owner);
     const status = recordStatus(stream);
     const errors: unknown[] = [];
-    let savedWhenErrored: unknown;
+    let completed = false;
+    let savedWhenCompleted: unknown;
     stream.subscribe({
-      error: (e: unknown) => {
-        errors.push(e);
-        void store.load('k').then((t) => (savedWhenErrored = t));
+      error: (e: unknown) => errors.push(e),
+      complete: () => {
+        completed = true;
+        void store.load('k').then((t) => (savedWhenCompleted = t));
       },
     });
     await until(() => status.types().includes('opened'), 'opened');
     server.write(3);
     await until(() => JSON.stringify(stream.resumeToken) === JSON.stringify(token(3)), 'handled 3');
     expect(hooks.size).toBe(1);
+    owner.closed = true;
     await Promise.all([...hooks].map((hook) => hook()));
     expect(server.live).toHaveLength(0);
     expect(await store.load('k')).toEqual(token(3));
-    await until(() => errors.length === 1 && savedWhenErrored !== undefined, 'error delivered');
-    expect(errors[0]).toBeInstanceOf(ClientClosedError);
+    await until(() => completed && savedWhenCompleted !== undefined, 'completed');
+    expect(errors).toEqual([]);
+    expect(status.log.at(-1)).toEqual({ type: 'closed', reason: 'clientClosed' });
     expect(hooks.size).toBe(0);
+    // Subscribing after close errors, and opens nothing.
+    await expect(firstValueFrom(stream)).rejects.toBeInstanceOf(ClientClosedError);
+    expect(server.opened).toHaveLength(1);
   });
 });

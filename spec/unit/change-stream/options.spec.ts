@@ -26,7 +26,15 @@ describe('watch() options', () => {
     expect(given).toMatchObject({ scheduler: asapScheduler, deliverOn: asapScheduler });
     expect(resolved.retry).toEqual({ initialDelayMS: 100, maxDelayMS: 30_000, factor: 2, jitter: 0.5, maxAttempts: Infinity });
     const withCheckpoint = resolveWatchOptions([], { checkpoint: { store, key: 'k' } });
-    expect(withCheckpoint.checkpoint).toEqual({ store, key: 'k', events: 100, ms: 1000 });
+    expect(withCheckpoint.checkpoint).toEqual({
+      store,
+      key: 'k',
+      events: 100,
+      ms: 1000,
+      start: 'now',
+      timeoutMS: 10_000,
+      lease: { ttlMS: 10_000, wait: true },
+    });
     expect(withCheckpoint.driverOptions).toEqual({});
   });
 
@@ -39,6 +47,7 @@ describe('watch() options', () => {
     ['a non-string fullDocument', [], { fullDocument: true }, TypeError],
     ['a negative batchSize', [], { batchSize: -1 }, RangeError],
     ['a checkpoint without a store', [], { checkpoint: { key: 'k' } }, TypeError],
+    ['a store without a lease (load and save only)', [], { checkpoint: { store: { load: async () => undefined, save: async () => {} }, key: 'k' } }, TypeError],
     ['a checkpoint with an empty key', [], { checkpoint: { store, key: '' } }, TypeError],
     ['checkpoint.every.events of 0', [], { checkpoint: { store, key: 'k', every: { events: 0 } } }, RangeError],
     ['checkpoint.every.ms of 0', [], { checkpoint: { store, key: 'k', every: { ms: 0 } } }, RangeError],
@@ -53,10 +62,54 @@ describe('watch() options', () => {
     ['an unknown onHistoryLost', [], { onHistoryLost: 'skip' }, TypeError],
     ['an unknown onInvalidate', [], { onInvalidate: 'ignore' }, TypeError],
     ['a scheduler that is not one', [], { scheduler: {} }, TypeError],
+    ['a linger beyond 2^31 - 1 ms', [], { linger: 2 ** 31 }, RangeError],
+    ['checkpoint.every.ms beyond 2^31 - 1 ms', [], { checkpoint: { store, key: 'k', every: { ms: 2 ** 31 } } }, RangeError],
+    ['retry.maxDelayMS beyond 2^31 - 1 ms', [], { retry: { maxDelayMS: 2 ** 31 } }, RangeError],
+    ['checkpoint.timeoutMS of 0', [], { checkpoint: { store, key: 'k', timeoutMS: 0 } }, RangeError],
+    ['checkpoint.lease.ttlMS beyond 2^31 - 1 ms', [], { checkpoint: { store, key: 'k', lease: { ttlMS: 2 ** 31 } } }, RangeError],
+    ['a fractional checkpoint.lease.ttlMS', [], { checkpoint: { store, key: 'k', lease: { ttlMS: 1.5 } } }, RangeError],
+    ['a non-boolean checkpoint.lease.wait', [], { checkpoint: { store, key: 'k', lease: { wait: 'no' } } }, TypeError],
+    ['maxAwaitTimeMS beyond 2^31 - 1 ms', [], { maxAwaitTimeMS: 2 ** 31 }, RangeError],
+    ['a string batchSize', [], { batchSize: '10' }, TypeError],
+    ['checkpoint.start that is a string other than now', [], { checkpoint: { store, key: 'k', start: 'later' } }, TypeError],
+    ['checkpoint.start together with startAfter', [], { startAfter: { _data: 'a' }, checkpoint: { store, key: 'k', start: 'now' } }, TypeError],
   ])('throws at the call for %s', (_what, pipeline, options, type) => {
     const server = new FakeServer();
     expect(() => new RxChangeStream(server.open, pipeline as never, options as never)).toThrow(type);
     expect(server.opened).toHaveLength(0);
+  });
+
+  it.each<[string, unknown, RegExp]>([
+    ['a misspelt watch() option', { lingr: 5 }, /watch\(\) options has no option "lingr"; known options: checkpoint, linger, .*fullDocument/],
+    ['a misspelt checkpoint option', { checkpoint: { store, key: 'k', evry: { events: 1 } } }, /checkpoint has no option "evry"; known options: store, key, every, start, timeoutMS, lease/],
+    ['a misspelt checkpoint.every option', { checkpoint: { store, key: 'k', every: { event: 1 } } }, /checkpoint.every has no option "event"; known options: events, ms/],
+    ['a misspelt lease option', { checkpoint: { store, key: 'k', lease: { ttl: 1 } } }, /checkpoint.lease has no option "ttl"; known options: ttlMS, wait/],
+    ['a misspelt retry option', { retry: { maxAttempt: 1 } }, /retry has no option "maxAttempt"/],
+  ])('names the unknown key and the known ones for %s (TypeError)', (_what, options, message) => {
+    const server = new FakeServer();
+    expect(() => new RxChangeStream(server.open, [], options as never)).toThrow(TypeError);
+    expect(() => new RxChangeStream(server.open, [], options as never)).toThrow(message);
+  });
+
+  it.each<[string, unknown, string]>([
+    ['linger', { linger: NaN }, 'linger must be a duration from 0 to 2147483647 ms, got NaN'],
+    ['checkpoint.every.events', { checkpoint: { store, key: 'k', every: { events: NaN } } }, 'checkpoint.every.events must be an integer ≥ 1 or Infinity, got NaN'],
+    ['retry.factor', { retry: { factor: NaN } }, 'retry.factor must be a finite number ≥ 1, got NaN'],
+    ['linger (too long)', { linger: 2 ** 31 }, 'linger must be a duration from 0 to 2147483647 ms, got 2147483648'],
+  ])('says NaN (or the value) and the range for %s', (_what, options, message) => {
+    const server = new FakeServer();
+    expect(() => new RxChangeStream(server.open, [], options as never)).toThrow(RangeError);
+    expect(() => new RxChangeStream(server.open, [], options as never)).toThrow(message);
+  });
+
+  it('takes the first-run start from checkpoint.start, or from a driver start option, and keeps the driver options clean', () => {
+    const time = new Timestamp({ t: 100, i: 1 });
+    expect(resolveWatchOptions([], { checkpoint: { store, key: 'k', start: time } }).checkpoint?.start).toEqual({ time });
+    expect(resolveWatchOptions([], { checkpoint: { store, key: 'k', start: { _data: 'AA' } } }).checkpoint?.start).toEqual({ token: { _data: 'AA' } });
+    const fromDriver = resolveWatchOptions([], { startAtOperationTime: time, checkpoint: { store, key: 'k' } });
+    expect(fromDriver.checkpoint?.start).toEqual({ time });
+    expect(fromDriver.driverOptions).toEqual({});
+    expect(resolveWatchOptions([], { startAfter: { _data: 'B' } }).driverOptions).toEqual({ startAfter: { _data: 'B' } });
   });
 
   it('accepts the edges: Infinity counts, maxAttempts 0, a history-lost function', () => {
@@ -70,10 +123,14 @@ describe('watch() options', () => {
     expect(typeof resolved.onHistoryLost).toBe('function');
   });
 
-  it('rejects a missing opener, a non-function handler and a bad consume highWaterMark at the call', () => {
+  it('rejects a missing opener, a non-function handler, unknown consume options and a bad highWaterMark at the call', () => {
     expect(() => new RxChangeStream(undefined as never)).toThrow(TypeError);
     const stream = new RxChangeStream(new FakeServer().open);
     expect(() => stream.consume('handler' as never)).toThrow(TypeError);
+    expect(() => stream.consume(undefined as never)).toThrow('consume() needs a handler function, got undefined');
+    expect(() => stream.consume(() => undefined, { highWatermark: 5 } as never)).toThrow(
+      'consume() options has no option "highWatermark"; known options: highWaterMark',
+    );
     expect(() => stream.consume(() => undefined, { highWaterMark: 0 })).toThrow(RangeError);
     expect(() => stream.consume(() => undefined, 5 as never)).toThrow(TypeError);
   });

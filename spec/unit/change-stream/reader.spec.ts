@@ -8,7 +8,7 @@ import { of, type Subscription } from 'rxjs';
 import { RxChangeStream, type ChangeStreamStatus } from '../../../lib/change-stream';
 import { MemoryCheckpointStore } from '../../../lib/checkpoint/memory';
 import { FakeServer, token, type FakeChange } from './fake-server';
-import { fastRetry, recordStatus, until } from './helpers';
+import { fastRetry, recordStatus, seed, until } from './helpers';
 
 function collect(stream: RxChangeStream<never, FakeChange>) {
   const seen: number[] = [];
@@ -117,7 +117,7 @@ describe('RxChangeStream recovery (fake server)', () => {
   describe('history lost (286)', () => {
     async function lostStream(policy: ConstructorParameters<typeof RxChangeStream<never, FakeChange>>[2]) {
       const store = new MemoryCheckpointStore();
-      await store.save('k', token(2));
+      await seed(store, 'k', token(2));
       server.write(10);
       server.historyStart = 5;
       const stream = new RxChangeStream<never, FakeChange>(server.open, [], {
@@ -133,7 +133,7 @@ describe('RxChangeStream recovery (fake server)', () => {
       const sub = collect(stream);
       await until(() => sub.errors.length === 1, 'error');
       expect((sub.errors[0] as MongoServerError).code).toBe(286);
-      expect(status.types()).toEqual(['historyLost']);
+      expect(status.types()).toEqual(['acquired', 'historyLost']);
       expect(ofType(status.log, 'historyLost')[0]).toMatchObject({ token: token(2), policy: 'error' });
       expect(server.count('aggregate')).toBe(1);
     });
@@ -146,7 +146,7 @@ describe('RxChangeStream recovery (fake server)', () => {
       server.write(2);
       await until(() => sub.seen.length === 2, 'live events');
       expect(sub.seen).toEqual([11, 12]);
-      expect(status.types().slice(0, 3)).toEqual(['historyLost', 'retrying', 'opened']);
+      expect(status.types().slice(0, 4)).toEqual(['acquired', 'historyLost', 'retrying', 'opened']);
       expect(server.opened[1].options.startAtOperationTime?.low).toBe(10);
       expect(server.opened[1].options.startAfter).toBeUndefined();
       await until(async () => JSON.stringify(await store.load('k')) === JSON.stringify(token(12)), 'checkpoint moved');
@@ -204,7 +204,7 @@ describe('RxChangeStream recovery (fake server)', () => {
       await until(() => sub.completed(), 'completed');
       expect(sub.ops).toEqual(['insert', 'insert', 'invalidate']);
       expect(await store.load('k')).toEqual(token(3));
-      expect(status.types().filter((t) => t !== 'checkpointed')).toEqual(['opened', 'invalidated', 'closed']);
+      expect(status.types().filter((t) => t !== 'checkpointed')).toEqual(['acquired', 'opened', 'invalidated', 'closed']);
       expect(ofType(status.log, 'closed')[0].reason).toBe('completed');
     });
 
