@@ -13,7 +13,7 @@ import type { CloseReason } from './status';
  * subscriber may hold (`bufferSize`) nor than a checkpoint may leave unsaved
  * (`checkpoint.every.events`, so a save can follow every that many events).
  */
-export function sharedBatchSize(config: Pick<StreamConfig<Document>, 'driverOptions' | 'bufferSize' | 'checkpoint'>): number {
+function sharedBatchSize(config: Pick<StreamConfig<Document>, 'driverOptions' | 'bufferSize' | 'checkpoint'>): number {
   const requested = config.driverOptions.batchSize;
   if (requested !== undefined && requested > 0) return requested;
   return Math.min(DEFAULTS.batchSize, config.bufferSize, config.checkpoint?.events ?? Infinity);
