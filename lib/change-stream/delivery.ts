@@ -56,9 +56,9 @@ export class Lane<T> {
  * Delivery is in rounds, one per driver batch, run at once when the batch
  * ends (or as one task on the user's scheduler): each subscriber in turn
  * gets what it has not seen, for at most {@link SLICE_MS}. One slow in `next`
- * is cut off there and continues in later rounds (a later batch, or a
- * macrotask when the stream is quiet), so the others never wait more than a
- * slice for it; one still more than `limit` events behind after its turn
+ * is cut off there and continues in later rounds (on the next macrotask, or
+ * with the next batch if that comes first), so the others never wait more
+ * than a slice for it; one still more than `limit` events behind after its turn
  * gets the `limit` events it had room for, then `SubscriberOverflowError`,
  * alone. Within a turn the clock is read after the first event and then at
  * strides growing fourfold, so a fast subscriber costs a few clock reads per
@@ -160,22 +160,31 @@ export class Fanout<T> {
   }
 
   private deliver(): void {
-    const { scheduler } = this.options;
     if (this.inRound) this.again = true;
-    else if (scheduler === undefined) this.round();
-    else this.task ??= scheduler.schedule(() => this.round());
+    else if (this.options.scheduler === undefined) this.round();
+    else this.later();
   }
 
-  /** A round later, for subscribers cut off at their slice (off the hot path: only for slow ones). */
+  /**
+   * A round as one task on the scheduler, or on the next macrotask without
+   * one (that is only for subscribers cut off at their slice: off the hot
+   * path). At most one waits.
+   */
   private later(): void {
-    const { scheduler } = this.options;
     if (this.task !== undefined) return;
-    if (scheduler !== undefined) {
-      this.task = scheduler.schedule(() => this.round());
+    const { scheduler } = this.options;
+    if (scheduler === undefined) {
+      const immediate = setImmediate(() => this.round());
+      this.task = { unsubscribe: () => clearImmediate(immediate) };
       return;
     }
-    const immediate = setImmediate(() => this.round());
-    this.task = { unsubscribe: () => clearImmediate(immediate) };
+    let ran = false;
+    const task = scheduler.schedule(() => {
+      ran = true;
+      this.round();
+    });
+    // A synchronous scheduler (queueScheduler) has run it already.
+    if (!ran) this.task = task;
   }
 
   private round(): void {

@@ -4,7 +4,7 @@
  * log with an index per subscriber, turns bounded by a slice, overflow of a
  * lagging subscriber alone, and the acknowledgement it reports.
  */
-import { Subject } from 'rxjs';
+import { queueScheduler, Subject } from 'rxjs';
 import { Fanout, SLICE_MS, type Sink } from '../../../lib/change-stream/delivery';
 import { SubscriberOverflowError } from '../../../lib/errors';
 import { ManualScheduler } from './manual-scheduler';
@@ -126,6 +126,21 @@ describe('Fanout', () => {
     expect(sink.values).toEqual([0, 1]);
     expect(fanout.waiting).toBe(false);
     expect(handled).toEqual([1]);
+  });
+
+  it('delivers every batch through a synchronous scheduler (queueScheduler) too', () => {
+    const fanout = new Fanout<number>(
+      { limit: 10, scheduler: queueScheduler, now: () => queueScheduler.now(), handled: () => {}, settled: () => {} },
+      0,
+    );
+    const sink = new RecordingSink();
+    fanout.add(sink);
+    for (let seq = 0; seq < 3; seq += 1) {
+      fanout.push(seq, seq);
+      fanout.flush();
+    }
+    expect(sink.values).toEqual([0, 1, 2]);
+    expect(fanout.waiting).toBe(false);
   });
 
   it('cuts a subscriber slow in next() off after a slice; the others get the whole batch first', () => {
