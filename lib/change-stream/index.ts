@@ -56,10 +56,12 @@ export type {
  * - **Multicast**: the cursor opens on the first subscriber (or
  *   {@link connect}) and closes — `killCursors` — when the last one leaves,
  *   after `linger` ms if set. Subscribers get the events from their arrival
- *   on. Each subscriber has its own queue drained on the `scheduler` in
- *   short slices, so one that is slow or throws does not hold up the others;
- *   one that falls `bufferSize` events behind errors alone with
- *   `SubscriberOverflowError` (no event is skipped silently).
+ *   on. Each driver batch is handed to every subscriber as it arrives —
+ *   synchronously, or as one task on the `scheduler` if one is given — from
+ *   one shared copy; a subscriber slow in `next` is cut off after a short
+ *   slice and catches up later, so one that is slow or throws does not hold
+ *   up the others; one that falls `bufferSize` events behind errors alone
+ *   with `SubscriberOverflowError` (no event is skipped silently).
  * - **Checkpoints** (`checkpoint` option): one consumer at a time holds the
  *   key, across processes and machines (a fenced lease in the store; others
  *   wait as standbys). The stored position is loaded on open and the stream

@@ -56,7 +56,10 @@ export interface LeaseOptions {
  * `watch` in camelCase: `fullDocument`, `resumeAfter`, `maxAwaitTimeMS`,
  * `batchSize`, `collation`, `startAtOperationTime`, `session`, `startAfter`,
  * `comment`, `fullDocumentBeforeChange`, `showExpandedEvents`, …) plus
- * rxmongo's own below. `resumeAfter`, `startAfter` and
+ * rxmongo's own below. `batchSize` is how many events the shared cursor
+ * reads ahead per round trip; by default 500 (at most `bufferSize` and
+ * `checkpoint.every.events`) for plain subscribers, and half the
+ * `highWaterMark` for `consume()`. `resumeAfter`, `startAfter` and
  * `startAtOperationTime` are exclusive; with a checkpoint they are its
  * `start` (used only while the store holds no position). Unknown keys are a
  * `TypeError`.
@@ -69,8 +72,11 @@ export interface RxWatchOptions<TChange = ChangeStreamDocument> extends ChangeSt
   /** Default read-ahead bound of `consume()`. Default 100. */
   highWaterMark?: number;
   /**
-   * Most events one plain subscriber may have waiting; beyond it, that
-   * subscriber alone errors with `SubscriberOverflowError`. Default 10 000.
+   * Most events one plain subscriber may be behind the others (events read
+   * that it has not been handed, because it is slow in `next`); beyond it,
+   * that subscriber alone gets the events it had room for, then
+   * `SubscriberOverflowError`. A bound per subscriber, not a read-ahead: the
+   * events are kept once, whatever the number of subscribers. Default 10 000.
    */
   bufferSize?: number;
   /** Backoff between restarts after errors the driver does not resume from, and between store retries. */
@@ -86,7 +92,12 @@ export interface RxWatchOptions<TChange = ChangeStreamDocument> extends ChangeSt
    * the stream; `'restart'` opens a new one with `startAfter` the invalidate.
    */
   onInvalidate?: 'complete' | 'restart';
-  /** Where emissions, backoff, checkpoint and lease timers are scheduled. Default `asyncScheduler`. */
+  /**
+   * Where emissions are delivered (each driver batch as one task on it) and
+   * backoff, linger, checkpoint and lease timers run. Default: emissions at
+   * once as each batch arrives, with no scheduler hop, and timers on
+   * `asyncScheduler`. `watch()` of a client with a `scheduler` uses that one.
+   */
   scheduler?: SchedulerLike;
   /**
    * Makes `consume()` one member of a consumer group sharing
@@ -148,6 +159,8 @@ export const DEFAULTS = Object.freeze({
   linger: 0,
   highWaterMark: 100,
   bufferSize: 10_000,
+  /** Driver batch size of a shared stream when the user gives none. */
+  batchSize: 500,
   checkpointEvents: 100,
   checkpointMS: 1000,
   timeoutMS: 10_000,
@@ -179,12 +192,15 @@ export interface ResolvedOptions<TChange> {
   retry: RetryOptions;
   onHistoryLost: HistoryLostPolicy<TChange>;
   onInvalidate: 'complete' | 'restart';
+  /** Where timers run: the user's scheduler, else `asyncScheduler`. */
   scheduler: SchedulerLike;
   group: ResolvedGroup | undefined;
   observe: ResolvedObserve;
   /** The pipeline ends with `$changeStreamSplitLargeEvent`; fragments are put back together. */
   splitLargeEvents: boolean;
   initialSnapshot: boolean;
+  /** Where emissions are delivered: the user's scheduler, else none (synchronously as each batch arrives). */
+  deliverOn: SchedulerLike | undefined;
 }
 
 /**
@@ -214,6 +230,7 @@ export function resolveWatchOptions<TChange>(pipeline: unknown, options: unknown
     const start = START_KEYS.find((k) => all[k] != null) ?? (all.checkpoint?.start !== undefined && all.checkpoint.start !== 'now' ? 'checkpoint.start' : undefined);
     if (start !== undefined) throw new TypeError(`watch() option initialSnapshot starts the stream at the snapshot's time; it cannot be combined with ${start}`);
   }
+  const deliverOn = resolveScheduler(all.scheduler);
   return {
     splitLargeEvents,
     initialSnapshot,
@@ -226,7 +243,8 @@ export function resolveWatchOptions<TChange>(pipeline: unknown, options: unknown
     retry: resolveRetry(all.retry),
     onHistoryLost: resolveHistoryLost(all.onHistoryLost),
     onInvalidate: oneOf('onInvalidate', all.onInvalidate, ['complete', 'restart'] as const, 'complete'),
-    scheduler: resolveScheduler(all.scheduler),
+    scheduler: deliverOn ?? asyncScheduler,
+    deliverOn,
     group: resolveGroup(all.group, all.checkpoint),
     observe: resolveObserve(all.observe, all.headroom),
   };
@@ -310,8 +328,8 @@ function resolveHistoryLost<TChange>(policy: unknown): HistoryLostPolicy<TChange
   return oneOf('onHistoryLost', policy, ['error', 'restartFromNow'] as const, 'error', ' or a function');
 }
 
-function resolveScheduler(scheduler: unknown): SchedulerLike {
-  if (scheduler === undefined) return asyncScheduler;
+function resolveScheduler(scheduler: unknown): SchedulerLike | undefined {
+  if (scheduler === undefined) return undefined;
   const s = scheduler as Partial<SchedulerLike> | null;
   if (s === null || typeof s !== 'object' || typeof s.schedule !== 'function' || typeof s.now !== 'function') {
     throw new TypeError(`watch() option scheduler must be an RxJS scheduler, got ${describe(scheduler)}`);

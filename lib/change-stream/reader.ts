@@ -54,6 +54,11 @@ export interface ReadPacing {
   mayRead(driverBuffered: number): boolean;
   /** Registers the one function to call once `mayRead` may have become true (replacing any earlier one). */
   onReady(ready: () => void): void;
+  /**
+   * Every event of the driver's batch has been handed over (the next read
+   * asks the server): a receiver that delivers per batch delivers now.
+   */
+  endOfBatch?(): void;
 }
 
 type Ending = 'invalidated' | 'ended' | 'stopped';
@@ -204,9 +209,17 @@ export class ChangeStreamReader<TChange extends Document> {
     try {
       while (!this.stopped) {
         const pacing = this.pacing;
-        if (pacing !== undefined && !pacing.mayRead(stream.bufferedCount())) {
-          await waits.until((wake) => pacing.onReady(wake));
-          continue;
+        if (pacing !== undefined) {
+          const buffered = stream.bufferedCount();
+          if (buffered === 0) {
+            pacing.endOfBatch?.();
+            // Its last subscriber may have left on one of its events: no getMore for no one.
+            if (this.stopped) break;
+          }
+          if (!pacing.mayRead(buffered)) {
+            await waits.until((wake) => pacing.onReady(wake));
+            continue;
+          }
         }
         const change = await stream.tryNext();
         this.cursorKnown = true;
@@ -254,7 +267,9 @@ export class ChangeStreamReader<TChange extends Document> {
     position.historyLost(operationTimeOf(error));
     if (policy === 'restartFromNow') return true;
     const replaced = replaceLostHistory(policy, { error, token: lost }, (change) => {
-      if (!this.stopped) this.sink.event(change, position.read(undefined));
+      if (this.stopped) return;
+      this.sink.event(change, position.read(undefined));
+      this.pacing?.endOfBatch?.();
     });
     this.cancelPolicy = replaced.cancel;
     const outcome = await replaced.done;

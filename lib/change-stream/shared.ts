@@ -1,112 +1,110 @@
 import type { Document } from 'mongodb';
 import { Subscription } from 'rxjs';
 import type { StreamConfig } from './config';
-import { Delivery, type Sink } from './delivery';
+import { Fanout, type Lane, type Sink } from './delivery';
+import { DEFAULTS } from './options';
 import type { ReadPacing } from './reader';
 import { StreamRun, type Receiver } from './run';
 import type { CloseReason } from './status';
 
 /**
+ * The driver batch size of a shared stream: the user's `batchSize`, else a
+ * read-ahead of {@link DEFAULTS.batchSize} events, no more than one
+ * subscriber may hold (`bufferSize`) nor than a checkpoint may leave unsaved
+ * (`checkpoint.every.events`, so a save can follow every that many events).
+ */
+function sharedBatchSize(config: Pick<StreamConfig<Document>, 'driverOptions' | 'bufferSize' | 'checkpoint'>): number {
+  const requested = config.driverOptions.batchSize;
+  if (requested !== undefined && requested > 0) return requested;
+  return Math.min(DEFAULTS.batchSize, config.bufferSize, config.checkpoint?.events ?? Infinity);
+}
+
+/**
  * The receiver behind all plain subscribers of one `RxChangeStream`: one
- * cursor, each event queued to every subscriber present when it arrives. An
- * event counts as handled (and may be checkpointed) once every current
- * subscriber has been handed it; with no subscribers (after `connect()`, or
- * while lingering) at once, as for any hot stream.
+ * cursor, its events handed on by a {@link Fanout} as each driver batch ends
+ * (at once, or as one task on the user's `scheduler`). An event counts as
+ * handled (and may be checkpointed) once every current subscriber has been
+ * handed it; with no subscribers (after `connect()`, or while lingering) at
+ * the end of its batch, as for any hot stream.
  *
- * The next batch is fetched only after every subscriber has had a turn
- * (one slice) with the last one, and a batch is at most `bufferSize` events
- * — and at most `checkpoint.every.events`, so a save follows every that
- * many events delivered: a subscriber that keeps up never overflows, a slow
- * one costs the others one slice per batch and overflows alone.
+ * The next batch is fetched once every subscriber has had its turn with the
+ * last one: a subscriber that keeps up never overflows, a slow one costs the
+ * others one slice per batch and overflows alone.
  */
 class SharedRun<TChange extends Document> implements Receiver<TChange>, ReadPacing {
   refs = 0;
   readonly run: StreamRun<TChange>;
-  private readonly deliveries = new Set<Delivery<TChange>>();
+  private readonly fanout: Fanout<TChange>;
   private ready: (() => void) | undefined;
   private whenDrained: (() => void) | undefined;
 
   constructor(config: StreamConfig<TChange>, onClosing: () => void) {
-    const requested = config.driverOptions.batchSize;
-    let batchSize = requested !== undefined && requested > 0 ? Math.min(requested, config.bufferSize) : config.bufferSize;
-    const every = config.checkpoint?.events ?? Infinity;
-    if (every < batchSize) batchSize = every;
-    this.run = new StreamRun(config, { receiver: this, batchSize, pacing: this, onClosing });
+    this.run = new StreamRun(config, { receiver: this, batchSize: sharedBatchSize(config), pacing: this, onClosing });
+    const scheduler = config.deliverOn;
+    this.fanout = new Fanout<TChange>(
+      {
+        limit: config.bufferSize,
+        scheduler,
+        now: scheduler === undefined ? () => performance.now() : () => scheduler.now(),
+        handled: (seq) => this.run.position.acknowledged(seq),
+        settled: () => this.settled(),
+      },
+      this.run.position.lastSeq + 1,
+    );
   }
 
   mayRead(driverBuffered: number): boolean {
-    return driverBuffered > 0 || !this.anyWaiting();
+    return driverBuffered > 0 || !this.fanout.waiting;
   }
 
   onReady(ready: () => void): void {
     this.ready = ready;
   }
 
-  add(sink: Sink<TChange>): Delivery<TChange> {
-    const delivery = new Delivery(sink, this.run.position.lastSeq, this.run.config.bufferSize, this.run.config.scheduler, () =>
-      this.settle(),
-    );
-    this.deliveries.add(delivery);
-    return delivery;
+  endOfBatch(): void {
+    this.fanout.flush();
   }
 
-  remove(delivery: Delivery<TChange>): void {
-    delivery.dispose();
-    if (this.deliveries.delete(delivery)) this.settle();
+  add(sink: Sink<TChange>): Lane<TChange> {
+    return this.fanout.add(sink);
+  }
+
+  remove(lane: Lane<TChange>): void {
+    this.fanout.remove(lane);
   }
 
   event(change: TChange, seq: number): void {
-    let dropped = false;
-    for (const delivery of this.deliveries) {
-      if (!delivery.push(seq, change)) {
-        this.deliveries.delete(delivery);
-        dropped = true;
-      }
-    }
-    if (dropped || this.deliveries.size === 0) this.settle();
+    this.fanout.push(change, seq);
   }
 
   halt(): void {
-    for (const delivery of this.deliveries) delivery.dispose();
-    this.settle();
+    this.fanout.halt();
+    this.settled();
   }
 
   drained(reason: CloseReason): Promise<void> {
-    if (reason === 'unsubscribed' || !this.anyBacklog()) return Promise.resolve();
+    if (reason === 'unsubscribed') return Promise.resolve();
+    // The reader stopped inside a batch (an invalidate, an error): hand over what it read.
+    this.fanout.flush();
+    if (!this.fanout.busy) return Promise.resolve();
     return new Promise((resolve) => (this.whenDrained = resolve));
   }
 
   ended(reason: CloseReason, error: unknown): void {
-    if (reason === 'unsubscribed') return;
-    for (const delivery of this.deliveries) delivery.end(error, reason === 'error');
+    if (reason !== 'unsubscribed') this.fanout.end(error, reason === 'error');
   }
 
-  /** Acknowledges up to the last event every current subscriber has been handed. */
-  private settle(): void {
-    const position = this.run.position;
-    let handled = position.lastSeq;
-    for (const delivery of this.deliveries) handled = Math.min(handled, delivery.delivered);
-    position.acknowledged(handled);
-    if (this.ready !== undefined && !this.anyWaiting()) {
+  private settled(): void {
+    if (this.ready !== undefined && !this.fanout.waiting) {
       const ready = this.ready;
       this.ready = undefined;
       ready();
     }
-    if (this.whenDrained !== undefined && !this.anyBacklog()) {
+    if (this.whenDrained !== undefined && !this.fanout.busy) {
       const drained = this.whenDrained;
       this.whenDrained = undefined;
       drained();
     }
-  }
-
-  private anyBacklog(): boolean {
-    for (const delivery of this.deliveries) if (delivery.backlog > 0) return true;
-    return false;
-  }
-
-  private anyWaiting(): boolean {
-    for (const delivery of this.deliveries) if (delivery.waiting) return true;
-    return false;
   }
 }
 
@@ -128,9 +126,9 @@ export class Hub<TChange extends Document> {
   /** Adds a subscriber; returns its teardown. */
   attach(sink: Sink<TChange>): () => void {
     const shared = this.acquire();
-    const delivery = shared.add(sink);
+    const lane = shared.add(sink);
     return () => {
-      shared.remove(delivery);
+      shared.remove(lane);
       this.release(shared);
     };
   }

@@ -12,8 +12,9 @@ interface Watchable {
 /**
  * `watch()` of a client, database or collection: validates at the call,
  * delivers on the client's scheduler unless `options.scheduler` says
- * otherwise, and lets the client's `close()` end the stream first (cursor
- * killed, checkpoint saved). Throws `ClientClosedError` after `close()`.
+ * otherwise (with neither, each batch as it arrives, with no hop), and lets
+ * the client's `close()` end the stream first (cursor killed, checkpoint
+ * saved). Throws `ClientClosedError` after `close()`.
  */
 export function watchOn<TSchema extends Document, TChange extends Document>(
   context: ClientContext,

@@ -5,10 +5,10 @@
  * errors passed through unchanged, and the client's close.
  */
 import { MongoServerError, type ChangeStreamDocument, type CommandSucceededEvent } from 'mongodb';
-import { filter, firstValueFrom, lastValueFrom, map, take, toArray, type Subscription } from 'rxjs';
+import { asapScheduler, asyncScheduler, filter, firstValueFrom, lastValueFrom, map, take, toArray, type Subscription } from 'rxjs';
 import { RxChangeStream } from '../../lib/change-stream';
 import { ClientClosedError } from '../../lib/errors';
-import { eventually, settle } from './client-monitor';
+import { eventually, monitoredClient, settle } from './client-monitor';
 import {
   batchOf,
   changeStreamAggregates,
@@ -95,6 +95,35 @@ describe('multicast', () => {
     await insertNumbers(f.numbers, 4, 5);
     await expect(late).resolves.toEqual([4, 5]);
     expect(changeStreamAggregates(f.m)).toHaveLength(1);
+  });
+
+  it("delivers each batch with no scheduler hop when the client has no scheduler, and through the client's when it has one", async () => {
+    const timerHops = jest.spyOn(asyncScheduler, 'schedule');
+    const asapHops = jest.spyOn(asapScheduler, 'schedule');
+    const other = monitoredClient({ scheduler: asapScheduler });
+    try {
+      const plain = f.numbers.watch();
+      const viaClient = other.client.db(f.numbers.dbName).collection<Numbered>('numbers').watch();
+      const plainOpened = nextStatus(plain, 'opened');
+      const fromPlain = lastValueFrom(plain.pipe(map(numberOf), take(5), toArray()));
+      await plainOpened;
+      timerHops.mockClear();
+      await insertNumbers(f.numbers, 1, 5);
+      await expect(fromPlain).resolves.toEqual(range(1, 5));
+      expect(timerHops).not.toHaveBeenCalled();
+
+      const clientOpened = nextStatus(viaClient, 'opened');
+      const fromClient = lastValueFrom(viaClient.pipe(map(numberOf), take(5), toArray()));
+      await clientOpened;
+      asapHops.mockClear();
+      await insertNumbers(f.numbers, 6, 10);
+      await expect(fromClient).resolves.toEqual(range(6, 10));
+      expect(asapHops).toHaveBeenCalled();
+    } finally {
+      timerHops.mockRestore();
+      asapHops.mockRestore();
+      await lastValueFrom(other.client.close());
+    }
   });
 
   it('connect() opens the cursor before any subscriber and keeps it until released', async () => {

@@ -1,4 +1,4 @@
-import { asyncScheduler } from 'rxjs';
+import { asapScheduler, asyncScheduler } from 'rxjs';
 import { Timestamp } from 'mongodb';
 import { RxChangeStream } from '../../../lib/change-stream';
 import { resolveConsumeOptions } from '../../../lib/change-stream/consume-options';
@@ -21,7 +21,10 @@ describe('watch() options', () => {
       onInvalidate: 'complete',
       checkpoint: undefined,
       scheduler: asyncScheduler,
+      deliverOn: undefined,
     });
+    const given = resolveWatchOptions([], { scheduler: asapScheduler });
+    expect(given).toMatchObject({ scheduler: asapScheduler, deliverOn: asapScheduler });
     expect(resolved.retry).toEqual({ initialDelayMS: 100, maxDelayMS: 30_000, factor: 2, jitter: 0.5, maxAttempts: Infinity });
     const withCheckpoint = resolveWatchOptions([], { checkpoint: { store, key: 'k' } });
     expect(withCheckpoint.checkpoint).toEqual({

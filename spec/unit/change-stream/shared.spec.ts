@@ -4,7 +4,7 @@
  * isolation of throwing and slow subscribers, and checkpoints of delivered
  * events and of post-batch tokens.
  */
-import { map, type Subscription } from 'rxjs';
+import { asyncScheduler, map, type Subscription } from 'rxjs';
 import { RxChangeStream } from '../../../lib/change-stream';
 import { MemoryCheckpointStore } from '../../../lib/checkpoint/memory';
 import { SubscriberOverflowError } from '../../../lib/errors';
@@ -164,6 +164,46 @@ describe('RxChangeStream multicast (fake server)', () => {
     expect(slowErrors[0]).toBeInstanceOf(SubscriberOverflowError);
     expect(slowSeen).toBeLessThan(200);
     expect(Math.max(...server.opened.map((s) => s.maxBuffered))).toBeLessThanOrEqual(20);
+  });
+
+  it.each<[string, Record<string, unknown>, number]>([
+    ['500 by default', {}, 500],
+    ['at most bufferSize', { bufferSize: 20 }, 20],
+    ['at most checkpoint.every.events', { checkpoint: { store: new MemoryCheckpointStore(), key: 'b', every: { events: 50 } } }, 50],
+    ["the user's batchSize, whatever bufferSize", { batchSize: 2_000, bufferSize: 20 }, 2_000],
+  ])('reads ahead %s', async (_case, options, batchSize) => {
+    const stream = new RxChangeStream(server.open, [], options);
+    const status = recordStatus(stream);
+    subscriptions.push(collect(stream).subscription);
+    await until(() => status.types().includes('opened'), 'opened');
+    expect(server.opened[0].options.batchSize).toBe(batchSize);
+  });
+
+  it('hands each driver batch to every subscriber before the next read, with no scheduler hop', async () => {
+    const stream = new RxChangeStream(server.open, [], { batchSize: 10 });
+    const status = recordStatus(stream);
+    const a = collect(stream);
+    const b = collect(stream);
+    subscriptions.push(a.subscription, b.subscription);
+    await until(() => status.types().includes('opened'), 'opened');
+    const hops = jest.spyOn(asyncScheduler, 'schedule');
+    const seenAtGetMore: number[][] = [];
+    const run = server.run.bind(server);
+    server.run = (name, cursor) => {
+      if (name === 'getMore') seenAtGetMore.push([a.seen.length, b.seen.length]);
+      run(name, cursor);
+    };
+    server.write(30);
+    await until(() => seenAtGetMore.some(([x]) => x === 30), 'the read after the third batch');
+    const scheduled = hops.mock.calls.length;
+    hops.mockRestore();
+    expect(scheduled).toBe(0);
+    // Every getMore after the first batch was sent only once both had the whole batch before it.
+    expect(seenAtGetMore.filter(([x]) => x > 0).slice(0, 3)).toEqual([
+      [10, 10],
+      [20, 20],
+      [30, 30],
+    ]);
   });
 
   it('checkpoints what every subscriber was handed, and a restart resumes right after it', async () => {
