@@ -33,6 +33,8 @@ export interface SnapshotSource {
 interface SnapshotReading {
   /** Hands one snapshot event on. */
   deliver(event: Document): void;
+  /** The events read so far are all handed on (the cursor's batch is used up): a fan-out delivers them now. */
+  batchEnded(): void;
   /** `undefined` when reading on is allowed with `buffered` events held by the cursor; else resolves once it is. */
   paced(buffered: number): Promise<void> | undefined;
   stopped(): boolean;
@@ -89,6 +91,7 @@ export class InitialSnapshot {
     const { position, waits } = context;
     const after = await this.read({
       deliver: (event) => sink.event(event as TChange, position.read(undefined)),
+      batchEnded: () => pacing?.endOfBatch?.(),
       paced: (buffered) => (pacing === undefined || pacing.mayRead(buffered) ? undefined : waits.until((wake) => pacing.onReady(wake))),
       stopped,
     });
@@ -146,6 +149,7 @@ export class InitialSnapshot {
         const key = (event.documentKey as { _id?: unknown } | undefined)?._id;
         if (key !== undefined) this.last = { id: key };
         reading.deliver(event);
+        if (cursor.bufferedCount() === 0) reading.batchEnded();
       }
       return undefined;
     } finally {
