@@ -179,7 +179,9 @@ export class ChangeStreamReader<TChange extends Document> {
    */
   private async readFrom(stream: ChangeStream<Document, TChange>, opened: (token: ResumeToken | undefined) => void): Promise<Ending> {
     const { position, waits } = this.config;
-    const emitted: ResumeToken[] = [];
+    // The driver announces a token per change and per empty batch: only the first and their count matter.
+    let firstToken: ResumeToken | undefined;
+    let tokens = 0;
     let returned = false;
     let opening: Promise<void> | undefined;
     let openingDone = false;
@@ -193,7 +195,9 @@ export class ChangeStreamReader<TChange extends Document> {
     const onToken = (token: ResumeToken): void => {
       this.cursorKnown = true;
       if (this.stopped) this.closeSoon(stream);
-      if (emitted.push(token) === 1) {
+      tokens += 1;
+      if (tokens === 1) {
+        firstToken = token;
         // Still inside the first read on the next turn: the aggregate answered, a getMore waits.
         setImmediate(() => {
           if (!returned) begin(token);
@@ -227,7 +231,7 @@ export class ChangeStreamReader<TChange extends Document> {
         if (!returned) {
           returned = true;
           // A first batch with events moved no token before them: restart at the first one's time (inclusive).
-          begin(change === null ? (emitted[0] ?? stream.resumeToken ?? undefined) : emitted.length >= 2 ? emitted[0] : clusterTimeOf(change));
+          begin(change === null ? (firstToken ?? stream.resumeToken ?? undefined) : tokens >= 2 ? firstToken : clusterTimeOf(change));
         }
         if (!openingDone) await opening;
         if (this.stopped) break;

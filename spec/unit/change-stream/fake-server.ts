@@ -24,14 +24,17 @@ interface LogEntry {
 
 type Command = 'aggregate' | 'getMore';
 
+/** Server tokens are ~100 hex digits; the fake's are as long, so what keeping one costs is as real. */
+const TOKEN_TAIL = '0'.repeat(91);
+
 export function token(index: number): { _data: string } {
-  return { _data: `T${String(index).padStart(8, '0')}` };
+  return { _data: `T${String(index).padStart(8, '0')}${TOKEN_TAIL}` };
 }
 
 function indexOf(tok: unknown): number {
   const data = (tok as { _data?: string } | undefined)?._data;
   if (typeof data !== 'string' || !data.startsWith('T')) throw new Error(`fake server: bad token ${JSON.stringify(tok)}`);
-  return Number(data.slice(1));
+  return Number(data.slice(1, 9));
 }
 
 export class FakeServer {
@@ -55,7 +58,8 @@ export class FakeServer {
     for (let i = 0; i < count; i += 1) {
       const n = this.log.length + 1;
       this.log.push({
-        change: { _id: token(n), operationType: options.operationType ?? 'insert', n },
+        // Cloned so its strings are flat now, not when first read (that would pass for memory a reader keeps).
+        change: structuredClone({ _id: token(n), operationType: options.operationType ?? 'insert', n }),
         matches: options.matches ?? true,
       });
     }
@@ -172,11 +176,12 @@ export class FakeChangeStream extends EventEmitter {
       while (this.position < this.server.log.length && batch.length < batchSize) {
         const entry = this.server.log[this.position];
         this.position += 1;
-        if (entry.matches) batch.push(entry.change);
+        // Each batch is decoded afresh from the wire, as the driver does: nothing shared with the log.
+        if (entry.matches) batch.push(structuredClone(entry.change));
       }
       this.postBatch = token(this.position);
       if (batch.length === 0) {
-        this.resumeToken = this.postBatch;
+        this.cache(this.postBatch);
         return null;
       }
       this.buffer = batch;
@@ -202,7 +207,13 @@ export class FakeChangeStream extends EventEmitter {
 
   private take(): FakeChange {
     const change = this.buffer.shift() as FakeChange;
-    this.resumeToken = this.buffer.length === 0 ? this.postBatch : change._id;
+    this.cache(this.buffer.length === 0 ? this.postBatch : change._id);
     return change;
+  }
+
+  /** As the driver does: every token cached (each change returned, each empty batch) is announced. */
+  private cache(token: unknown): void {
+    this.resumeToken = token;
+    this.emit('resumeTokenChanged', token);
   }
 }
