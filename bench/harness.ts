@@ -233,6 +233,8 @@ export async function runWorkload<S>(workload: Workload<S>): Promise<WorkloadRes
 class RoundTimer<S> {
   private readonly bench: Bench;
   private hookCpuUs = 0;
+  /** The current iteration's run threw (its check is skipped so the run's error is the one reported). */
+  private iterationFailed = false;
   private counters: Record<string, number> = {};
   private probes: ProbeResult[] = [];
 
@@ -258,7 +260,9 @@ class RoundTimer<S> {
       variant.label,
       async () => {
         const probe = this.probeEveryRound ? new MemoryProbe() : NO_PROBE;
+        this.iterationFailed = true;
         const it = await variant.run(state, probe);
+        this.iterationFailed = false;
         if (probe instanceof MemoryProbe) this.probes.push(probe.result());
         if (!(it.ops > 0)) throw new Error(`an iteration did ${it.ops} operations`);
         this.counters.ops = (this.counters.ops ?? 0) + it.ops;
@@ -269,7 +273,8 @@ class RoundTimer<S> {
         async: true,
         beforeAll: hook(variant.open),
         beforeEach: hook(variant.prepare),
-        afterEach: hook(variant.check),
+        // tinybench runs afterEach after a failed iteration too: a check then would hide the run's own error.
+        afterEach: hook(variant.check && ((s: S) => (this.iterationFailed ? Promise.resolve() : variant.check!(s)))),
         afterAll: hook(variant.close),
       },
     );
