@@ -97,6 +97,10 @@ describeBrowser(title, () => {
     expect(await kinds('data-op')).toEqual(['delete', 'insert', 'replace', 'update']);
     expect(await kinds('data-ns')).toEqual([`${DB}.carts`, `${DB}.inventory`, `${DB}.orders`, `${DB}.payments`]);
     expect(await page.locator('#legend li').count()).toBe(4);
+    // The tile starts at 0 and follows the stats events, which may arrive after the first changes.
+    await page
+      .waitForFunction(() => document.querySelector('[data-testid=cursors]')?.textContent === '1', undefined, { timeout: 15_000 })
+      .catch(() => undefined);
     expect(await number('cursors')).toBe(1);
   });
 
