@@ -134,11 +134,17 @@ describe('consumer group of member processes', () => {
     let b: Member | undefined;
     let c: Member | undefined;
     let joinedAt = 0;
+    // Writing goes on once each newcomer holds its share, so every member has changes left to handle
+    // however long its process takes to start (on a loaded machine, longer than the rest of the writes).
     await produce(client, group, DOCS, UPDATES, async (round) => {
-      if (round === 15) b = launch(group, 'b');
+      if (round === 15) {
+        b = launch(group, 'b');
+        await balanced([a, b]);
+      }
       if (round === 35) {
         joinedAt = Date.now();
         c = launch(group, 'c');
+        await balanced([a, b!, c]);
       }
     });
     const everyone = [a, b!, c!];
