@@ -334,11 +334,9 @@ export class RxChangeStream<
       throw new TypeError(`consume() needs a handler function, got ${describe(handler)}`);
     }
     const { highWaterMark, transactional, onHandlerError } = resolveConsumeOptions(options, this.config.highWaterMark);
-    if (this.group !== undefined) {
-      if (transactional !== undefined) throw new TypeError('consume() option transactional cannot be combined with the watch() option group yet');
-      return consumeGroup(this.group, handler as ChangeHandler<TChange, R>, { highWaterMark });
-    }
     if (transactional !== undefined) transactionClient(this.config, onHandlerError);
+    // A group member runs one ordinary consume() per partition it owns, each with these same options.
+    if (this.group !== undefined) return consumeGroup(this.group, handler, { ...options, highWaterMark });
     // The bridge of a consume subscription: its engine pulls from a cursor of its own.
     return new Observable<R>((sink) => {
       const consumer =

@@ -186,6 +186,29 @@ describe('consumer group member', () => {
     expect([...handled, ...again].sort()).toEqual(expect.arrayContaining([1, 2, 3, 4]));
   });
 
+  it("consume()'s options reach every partition: onHandlerError 'retry' runs a failed change again instead of ending the member", async () => {
+    const { name, key, store, insert } = await setup();
+    const a = member(client(), name, key, store);
+    const attempts = new Map<number, number>();
+    let failed: unknown;
+    const sub = a
+      .consume(
+        (c) => {
+          const id = c.documentKey._id;
+          attempts.set(id, (attempts.get(id) ?? 0) + 1);
+          if (id === 3 && attempts.get(id) === 1) throw new Error('projection failed on 3, once');
+        },
+        { onHandlerError: 'retry' },
+      )
+      .subscribe({ error: (error: unknown) => (failed = error) });
+    await firstValueFrom(a.status$.pipe(filter((s) => s.type === 'assigned' && s.owned.length === PARTITIONS)));
+    await insert([1, 2, 3, 4]);
+    await until(() => attempts.size === 4 && attempts.get(3) === 2 || failed !== undefined, 'every change handled');
+    expect(failed).toBeUndefined();
+    expect([...attempts].sort(([x], [y]) => x - y)).toEqual([[1, 1], [2, 1], [3, 2], [4, 1]]);
+    sub.unsubscribe();
+  });
+
   it("completes when its client closes, after leaving the group", async () => {
     const { name, key, store } = await setup();
     const own = client();

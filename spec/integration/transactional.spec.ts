@@ -181,6 +181,38 @@ describe('consume({ transactional: true })', () => {
     }
   });
 
+  it('in a consumer group, each member commits its partitions\' handler writes with their checkpoints: every change applied once', async () => {
+    const { checkpoints, store, applied, apply, counts } = setup(5);
+    const members = ['a', 'b'].map(() =>
+      f.numbers.watch([{ $match: { operationType: 'insert' } }], {
+        maxAwaitTimeMS: 100,
+        checkpoint: { store, key: 'projector', every: { events: 5, ms: 60_000 } },
+        group: { partitions: 4, leaseMS: 1_500 },
+      }),
+    );
+    const owned: number[][] = members.map(() => []);
+    members.forEach((m, i) =>
+      m.status$.subscribe((s) => {
+        if (s.type === 'assigned' || s.type === 'revoked') owned[i] = [...s.owned];
+      }),
+    );
+    for (const m of members) subscriptions.push(m.consume((change, { session }) => apply(change, session), { transactional: true }).subscribe());
+    await eventually(() => owned[0].length === 2 && owned[1].length === 2, 'two partitions owned by each member');
+    f.m.reset();
+    await insertNumbers(f.numbers, 1, 40, 40);
+    const deadline = Date.now() + 15_000;
+    while ((await counts()).length < 40 && Date.now() < deadline) await settle(50);
+    expect(await counts()).toEqual(range(1, 40).map(() => 1));
+    // Each partition's checkpoint was saved in the transactions that wrote its changes.
+    const saves = f.m.commands('update').filter((c) => c.update === 'checkpoints');
+    expect(saves.length).toBeGreaterThan(0);
+    for (const save of saves) expect(save).toMatchObject({ autocommit: false });
+    const writes = f.m.commands('update').filter((c) => c.update === applied.collectionName);
+    for (const write of writes) expect(write).toMatchObject({ autocommit: false });
+    const keys = (await checkpoints.find({ _id: { $regex: /^projector\/p/ } }).toArray()).map((d) => d._id).sort();
+    expect(keys).toEqual(['projector/p0', 'projector/p1', 'projector/p2', 'projector/p3']);
+  });
+
   it('refuses, at the call, a stream without a CollectionCheckpointStore on its own client', async () => {
     const handler = (): void => undefined;
     expect(() => f.numbers.watch([]).consume(handler, { transactional: true })).toThrow(/needs a checkpoint with a CollectionCheckpointStore.*no checkpoint/);

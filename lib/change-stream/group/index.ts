@@ -8,7 +8,7 @@ import type { Document, ResumeToken } from 'mongodb';
 import { Observable, type SchedulerLike } from 'rxjs';
 import type { CheckpointStore } from '../../checkpoint/store';
 import type { StreamOwner } from '../config';
-import type { ChangeHandler } from '../consume';
+import type { AnyChangeHandler } from './partition';
 import type { CheckpointOptions, RxWatchOptions } from '../options';
 import type { ConsumeOptions } from '../consume-options';
 import type { OpenChangeStream } from '../reader';
@@ -74,7 +74,7 @@ export function groupSetup<TChange extends Document>(input: GroupInput<TChange>)
  */
 export function consumeGroup<TChange extends Document, R>(
   setup: GroupSetup<TChange>,
-  handler: ChangeHandler<TChange, R>,
+  handler: AnyChangeHandler<TChange, R>,
   options: ConsumeOptions,
 ): Observable<R> {
   return new Observable<R>((subscriber) => {

@@ -3,12 +3,11 @@ import type { SchedulerLike, Subscriber, Subscription } from 'rxjs';
 import type { CheckpointStore } from '../../checkpoint/store';
 import { CheckpointCorruptError, ClientClosedError, ConfigurationError } from '../../errors';
 import type { StreamOwner } from '../config';
-import type { ChangeHandler } from '../consume';
 import type { ConsumeOptions } from '../consume-options';
 import type { ChangeStreamStatus } from '../status';
 import { assignPartitions } from './assignment';
 import { Membership, within } from './membership';
-import { PartitionConsumer, type PartitionEnd, type PartitionStreamFactory } from './partition';
+import { PartitionConsumer, type AnyChangeHandler, type PartitionEnd, type PartitionStreamFactory } from './partition';
 import { isGroupRecord, originOf, type GroupRecord, type Origin } from './record';
 import type { RevokeReason } from './status';
 
@@ -63,7 +62,7 @@ export class GroupMember<TChange extends Document, R> {
 
   constructor(
     private readonly setup: GroupSetup<TChange>,
-    private readonly handler: ChangeHandler<TChange, R>,
+    private readonly handler: AnyChangeHandler<TChange, R>,
     private readonly options: ConsumeOptions,
     private readonly subscriber: Subscriber<R>,
   ) {

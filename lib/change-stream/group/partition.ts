@@ -3,6 +3,7 @@ import type { Observable, Subscription } from 'rxjs';
 import { CheckpointLeaseLostError } from '../../errors';
 import type { ChangeHandler } from '../consume';
 import type { ConsumeOptions } from '../consume-options';
+import type { TransactionalChangeHandler } from '../transactional';
 import type { ChangeStreamStatus } from '../status';
 
 /**
@@ -25,6 +26,9 @@ export function partitionStage(partitions: number, partition: number): Document 
     },
   };
 }
+
+/** A member's handler: plain, or transactional (it then gets `{ session }` too). @internal */
+export type AnyChangeHandler<TChange, R> = ChangeHandler<TChange, R> | TransactionalChangeHandler<TChange, R>;
 
 /** What a group needs of a partition's change stream: an `RxChangeStream`. @internal */
 export interface PartitionStream<TChange> {
@@ -88,7 +92,7 @@ export class PartitionConsumer<TChange extends Document, R> {
   constructor(
     readonly partition: number,
     private readonly stream: PartitionStream<TChange>,
-    private readonly handler: ChangeHandler<TChange, R>,
+    private readonly handler: AnyChangeHandler<TChange, R>,
     private readonly options: ConsumeOptions,
     private readonly events: PartitionEvents<R>,
   ) {
@@ -98,11 +102,12 @@ export class PartitionConsumer<TChange extends Document, R> {
   /** Subscribes: takes the lease (waiting while another member holds it), then consumes. */
   start(): void {
     this.watching = this.stream.status$.subscribe((status) => this.observe(status));
-    const handle: ChangeHandler<TChange, R> = (change) => {
+    const handle: TransactionalChangeHandler<TChange, R> = (change, context) => {
       this.note(change);
-      return this.handler(change);
+      return this.handler(change, context);
     };
-    this.consuming = this.stream.consume(handle, this.options).subscribe({
+    // Passes the transaction context on when there is one (transactional options); a plain run calls it with the change alone.
+    this.consuming = this.stream.consume(handle as ChangeHandler<TChange, R>, this.options).subscribe({
       next: (value) => this.events.output(value),
       error: (error: unknown) => this.end(this.lostLease || error instanceof CheckpointLeaseLostError ? { kind: 'leaseLost', error } : { kind: 'failed', error }),
       complete: () => this.end({ kind: 'completed' }),
