@@ -79,7 +79,11 @@ describe('replica-set semantics on the run backend', () => {
     await client.close();
   });
 
-  const secondary = () => (hello.hosts as string[]).find((h) => h !== hello.primary)!;
+  /** A secondary now: another spec file on the same deployment may have stepped the primary down since beforeAll. */
+  const secondary = async (): Promise<string> => {
+    const now = await client.db('admin').command({ hello: 1 });
+    return (now.hosts as string[]).find((h) => h !== now.primary)!;
+  };
 
   it('is discovered as ReplicaSetWithPrimary with every member', () => {
     const description = described();
@@ -90,7 +94,7 @@ describe('replica-set semantics on the run backend', () => {
   });
 
   it('refuses a write on a secondary with NotWritablePrimary, labelled retryable for a retryable write', async () => {
-    const direct = await directClient(secondary());
+    const direct = await directClient(await secondary());
     const session = direct.startSession();
     try {
       const plain = await direct.db(dbName).command({ insert: 'c', documents: [{ a: 1 }] }).catch((e: unknown) => e);
@@ -112,7 +116,7 @@ describe('replica-set semantics on the run backend', () => {
 
   it('refuses a read on a secondary without secondaryOk, and serves it with one', async () => {
     await client.db(dbName).collection('reads').insertOne({ _id: 'r' } as Document, { writeConcern: { w: 'majority' } });
-    const wire = await WireClient.open(secondary());
+    const wire = await WireClient.open(await secondary());
     try {
       const refused = await wire.command(dbName, { find: 'reads', filter: {} });
       expect(refused.doc).toMatchObject({ ok: 0, code: 13435, codeName: 'NotPrimaryNoSecondaryOk' });
