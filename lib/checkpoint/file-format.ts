@@ -18,6 +18,7 @@ import { CheckpointCorruptError } from '../errors';
 const SUFFIX = '.checkpoint.json';
 const MAX_PLAIN_NAME = 100;
 const HOST = createHash('sha256').update(hostname()).digest('hex').slice(0, 8);
+const FENCED = /^([^.]+)\.f([1-9]\d*)\.checkpoint\.json$/;
 const TEMPORARY = /\.(\d+)@([0-9a-f]{8})\.[0-9a-f]+\.tmp$/;
 
 /** What a checkpoint file holds. */
@@ -58,6 +59,12 @@ export function fenceOf(key: string, name: string): number | undefined {
 }
 
 /** A fresh temporary name next to `file`, tagged with this process and host. */
+/** The base name and fence of a fenced checkpoint file's name (`<base>.f<fence>.checkpoint.json`); `undefined` for any other name. */
+export function fencedNameParts(name: string): { base: string; fence: number } | undefined {
+  const match = FENCED.exec(name);
+  return match === null ? undefined : { base: match[1], fence: Number(match[2]) };
+}
+
 export function temporaryName(file: string): string {
   return `${file}.${process.pid}@${HOST}.${randomBytes(6).toString('hex')}.tmp`;
 }
@@ -86,8 +93,8 @@ export function encodeRecord(record: CheckpointRecord): string {
   return BSON.EJSON.stringify(record as unknown as BSON.Document, { relaxed: false });
 }
 
-/** Parses a checkpoint file; `CheckpointCorruptError` for anything but a well-formed record of `key`. */
-export function decodeRecord(file: string, key: string, text: string): CheckpointRecord {
+/** Parses a checkpoint file; `CheckpointCorruptError` for anything but a well-formed record of `key` (of any key when `undefined`). */
+export function decodeRecord(file: string, key: string | undefined, text: string): CheckpointRecord {
   let stored: unknown;
   try {
     stored = BSON.EJSON.parse(text, { relaxed: false });
@@ -96,7 +103,9 @@ export function decodeRecord(file: string, key: string, text: string): Checkpoin
   }
   if (stored === null || typeof stored !== 'object' || Array.isArray(stored)) throw new CheckpointCorruptError(file, 'not an object');
   const record = stored as Partial<Omit<CheckpointRecord, 'fence'>> & { token?: unknown; fence?: unknown };
-  if (record.key !== key) throw new CheckpointCorruptError(file, `holds key ${JSON.stringify(record.key)}, not ${JSON.stringify(key)}`);
+  if (key === undefined ? typeof record.key !== 'string' : record.key !== key) {
+    throw new CheckpointCorruptError(file, `holds key ${JSON.stringify(record.key)}${key === undefined ? '' : `, not ${JSON.stringify(key)}`}`);
+  }
   // Canonical parsing keeps numbers wrapped (Int32, Double), so tokens keep their exact BSON types.
   const fence = record.fence === undefined ? undefined : Number((record.fence as { valueOf(): unknown }).valueOf());
   if (fence !== undefined && !Number.isSafeInteger(fence)) throw new CheckpointCorruptError(file, 'holds a fence that is not an integer');
@@ -104,7 +113,7 @@ export function decodeRecord(file: string, key: string, text: string): Checkpoin
   const leaseOnly = !('token' in record) && record.savedAt === undefined && fence !== undefined;
   if (!leaseOnly && record.token == null) throw new CheckpointCorruptError(file, 'holds no token');
   const ttlMS = record.ttlMS === undefined ? undefined : Number((record.ttlMS as { valueOf(): unknown }).valueOf());
-  return { ...record, key, fence: fence ?? 0, ttlMS } as CheckpointRecord;
+  return { ...record, key: record.key, fence: fence ?? 0, ttlMS } as CheckpointRecord;
 }
 
 function isPlain(byte: number): boolean {

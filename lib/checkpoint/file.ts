@@ -1,4 +1,4 @@
-import { link, mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { link, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ResumeToken } from 'mongodb';
 import lockfile from 'proper-lockfile';
@@ -9,6 +9,7 @@ import {
   decodeRecord,
   encodeRecord,
   fenceOf,
+  fencedNameParts,
   isAbandonedTemporary,
   temporaryName,
   type CheckpointRecord,
@@ -21,6 +22,7 @@ import {
   type AcquireOptions,
   type CheckpointStore,
   type Lease,
+  type LeaseInfo,
 } from './store';
 
 /** proper-lockfile's floor: a lock is stale after at least 2 s without a refresh. */
@@ -54,6 +56,9 @@ interface Held {
  *   (or linked) into place and the directory fsynced, so a crash leaves the
  *   previous file or the new one, never a torn one. (write-file-atomic does
  *   not fsync the directory, nor let us tag temporaries with their writer.)
+ * - **Listing** (`leases`, for consumer groups): a key's lease is live while
+ *   its lock is held and refreshed within its ttl, the same rule `acquire`
+ *   takes a lock over by.
  * - A temporary is only removed, when a lease is acquired, if the process
  *   of this host that wrote it is gone; another process's write in progress
  *   is never touched.
@@ -151,6 +156,31 @@ export class FileCheckpointStore implements CheckpointStore {
     // A lost lock's directory now belongs to the new holder: only forget ours.
     if (current) await held.release().catch(() => {});
     else await this.forget(lease.key);
+  }
+
+  /**
+   * The live leases on keys starting with `prefix`: each key's newest record
+   * whose lock is held and fresh. A lock is live until it has gone
+   * unrefreshed for its holder's ttl (at least 2 s), the rule `acquire`
+   * takes it over by; `expiresAt` is its last refresh plus that.
+   */
+  async leases(prefix: string): Promise<LeaseInfo[]> {
+    if (typeof prefix !== 'string') throw new TypeError(`leases() needs a key prefix (a string), got ${typeof prefix}`);
+    const newest = new Map<string, { fence: number; name: string }>();
+    for (const name of await this.names()) {
+      const parts = fencedNameParts(name);
+      if (parts !== undefined && parts.fence > (newest.get(parts.base)?.fence ?? 0)) newest.set(parts.base, { fence: parts.fence, name });
+    }
+    const live: LeaseInfo[] = [];
+    for (const { name } of newest.values()) {
+      const record = await readRecord(join(this.directory, name));
+      if (record === undefined || !record.key.startsWith(prefix) || record.holder === undefined) continue;
+      const refreshed = await modifiedAt(`${this.resource(record.key)}.lock`);
+      if (refreshed === undefined) continue;
+      const expiresAt = refreshed + Math.max(record.ttlMS ?? MIN_STALE_MS, MIN_STALE_MS);
+      if (expiresAt > Date.now()) live.push({ key: record.key, holder: record.holder, fence: record.fence, expiresAt: new Date(expiresAt) });
+    }
+    return live;
   }
 
   /** Claims the next fence with an exclusive link, so no two leases ever get the same one. */
@@ -266,6 +296,28 @@ export class FileCheckpointStore implements CheckpointStore {
       if (this.queues.get(key) === settled) this.queues.delete(key);
     });
     return result;
+  }
+}
+
+/** A checkpoint file's record, read for its own key; `undefined` when it went away meanwhile (superseded). */
+async function readRecord(file: string): Promise<CheckpointRecord | undefined> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+  return decodeRecord(file, undefined, text);
+}
+
+/** A lock directory's last refresh (ms since the epoch); `undefined` when it is not held. */
+async function modifiedAt(path: string): Promise<number | undefined> {
+  try {
+    return (await stat(path)).mtimeMs;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
   }
 }
 

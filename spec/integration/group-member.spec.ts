@@ -6,7 +6,10 @@
  */
 import type { ChangeStreamInsertDocument, CommandStartedEvent, Document } from 'mongodb';
 import { filter, firstValueFrom, lastValueFrom, type Subscription } from 'rxjs';
-import { ClientClosedError, ConfigurationError, MemoryCheckpointStore, RxMongoClient, type ChangeStreamStatus, type GroupStatus } from '../../lib';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ClientClosedError, ConfigurationError, FileCheckpointStore, MemoryCheckpointStore, RxMongoClient, type ChangeStreamStatus, type CheckpointStore, type GroupStatus } from '../../lib';
 import { backend, SPEC_DRIVER_OPTIONS, uniqueDbName } from '../support/backend';
 
 interface Doc {
@@ -52,7 +55,7 @@ describe('consumer group member', () => {
     };
   }
 
-  function member(on: RxMongoClient, name: string, key: string, store: MemoryCheckpointStore, partitions = PARTITIONS) {
+  function member(on: RxMongoClient, name: string, key: string, store: CheckpointStore, partitions = PARTITIONS) {
     return on
       .db(dbName)
       .collection<Doc>(name)
@@ -76,8 +79,9 @@ describe('consumer group member', () => {
     }
   }
 
-  it('unsubscribing leaves: partitions saved and released, announcement withdrawn, the other member takes over', async () => {
-    const { name, key, store, insert } = await setup();
+  /** Two members on `store`: one leaves, the other takes every partition over. */
+  async function leaveAndTakeOver(store: CheckpointStore & Required<Pick<CheckpointStore, 'leases'>>): Promise<void> {
+    const { name, key, insert } = await setup();
     const seen = { a: [] as number[], b: [] as number[] };
     const a = member(client(), name, key, store);
     const b = member(client(), name, key, store);
@@ -106,6 +110,19 @@ describe('consumer group member', () => {
     subB.unsubscribe();
     await firstValueFrom(b.status$.pipe(filter(is('left'))));
     expect(await store.leases(`${key}/`)).toEqual([]);
+  }
+
+  it('unsubscribing leaves: partitions saved and released, announcement withdrawn, the other member takes over', async () => {
+    await leaveAndTakeOver(new MemoryCheckpointStore());
+  });
+
+  it('works the same on a FileCheckpointStore (members on one machine, sharing a directory)', async () => {
+    const directory = await mkdtemp(join(tmpdir(), 'rxmongo-group-'));
+    try {
+      await leaveAndTakeOver(new FileCheckpointStore(directory));
+    } finally {
+      await rm(directory, { recursive: true, force: true });
+    }
   });
 
   it("reads only its own share from the server: the partition filter opens each cursor's pipeline", async () => {

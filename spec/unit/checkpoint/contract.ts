@@ -154,5 +154,15 @@ export function storeContract(name: string, options: ContractOptions): void {
       expect(live.map((l) => [l.key, l.holder])).toEqual([[`${prefix}p1`, 'm2']]);
       expect(live[0].expiresAt).toBeInstanceOf(Date);
     });
+
+    it('stops listing a lease once its holder stopped renewing for its ttl', async () => {
+      if (store.leases === undefined) return;
+      const prefix = `${freshKey()}/`;
+      const lease = await acquire(`${prefix}p0`, 'm1', ttlMS);
+      expect((await store.leases(prefix)).map((l) => l.fence)).toEqual([lease.fence]);
+      await options.pause?.(store, lease);
+      await sleep(ttlMS + 300);
+      expect(await store.leases(prefix)).toEqual([]);
+    });
   });
 }
