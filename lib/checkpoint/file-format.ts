@@ -58,13 +58,13 @@ export function fenceOf(key: string, name: string): number | undefined {
   return /^[1-9]\d*$/.test(digits) ? Number(digits) : undefined;
 }
 
-/** A fresh temporary name next to `file`, tagged with this process and host. */
 /** The base name and fence of a fenced checkpoint file's name (`<base>.f<fence>.checkpoint.json`); `undefined` for any other name. */
 export function fencedNameParts(name: string): { base: string; fence: number } | undefined {
   const match = FENCED.exec(name);
   return match === null ? undefined : { base: match[1], fence: Number(match[2]) };
 }
 
+/** A fresh temporary name next to `file`, tagged with this process and host. */
 export function temporaryName(file: string): string {
   return `${file}.${process.pid}@${HOST}.${randomBytes(6).toString('hex')}.tmp`;
 }
