@@ -92,6 +92,16 @@ export interface Workload<S = any> {
    * (paced workloads, whose times are not compared).
    */
   memory?: 'separate' | 'timed';
+  /**
+   * After the full collection that starts each round, each variant runs its
+   * round once untimed, then timed (default `true`; never for `memory:
+   * 'timed'`). That collection (`gc()`) also drops optimised code and type
+   * feedback, which a long-running process keeps: without the untimed pass
+   * a round would time a cold start, and the side with more code to warm
+   * (rxmongo over the driver) would pay more for it. `false` where the work
+   * runs in fresh child processes anyway.
+   */
+  warmAfterCollect?: boolean;
   setup(): Promise<S>;
   variants: Array<Variant<S>>;
   rows: Row[];
@@ -190,7 +200,9 @@ export async function runWorkload<S>(workload: Workload<S>): Promise<WorkloadRes
   const rounds = new Map<string, RoundFigures[]>(workload.variants.map((v) => [v.key, []]));
   const memory = new Map<string, ProbeResult>();
   try {
-    const timers = new Map(workload.variants.map((v) => [v.key, new RoundTimer(v, state, workload.memory === 'timed' && v.memory === true)]));
+    const timed = workload.memory === 'timed';
+    const warm = !timed && workload.warmAfterCollect !== false;
+    const timers = new Map(workload.variants.map((v) => [v.key, new RoundTimer(v, state, timed && v.memory === true, warm)]));
     const { warmupRounds, rounds: measured } = workload.budget;
     for (let round = 0; round < warmupRounds + measured; round++) {
       for (const variant of rotate(workload.variants, round)) {
@@ -242,6 +254,7 @@ class RoundTimer<S> {
     private readonly variant: Variant<S>,
     state: S,
     private readonly probeEveryRound: boolean,
+    private readonly warmAfterCollect: boolean,
   ) {
     const iterations = variant.iterations ?? 1;
     this.bench = new Bench({ name: variant.label, iterations, time: 0, warmup: false, throws: true });
@@ -280,20 +293,26 @@ class RoundTimer<S> {
     );
   }
 
-  async round(): Promise<RoundFigures> {
+  /** Runs the round's iterations once, its figures and counts afresh; returns the CPU time it took. */
+  private async pass(): Promise<{ cpu: NodeJS.CpuUsage }> {
     this.bench.reset();
     this.hookCpuUs = 0;
     this.counters = {};
     this.probes = [];
-    // Untimed: the previous variant's garbage is not collected on this one's clock.
-    collect();
     const cpu0 = process.cpuUsage();
     try {
       await this.bench.run();
     } catch (err) {
       throw new Error(`${this.variant.label}: ${message(err)}`, { cause: err });
     }
-    const cpu = process.cpuUsage(cpu0);
+    return { cpu: process.cpuUsage(cpu0) };
+  }
+
+  async round(): Promise<RoundFigures> {
+    // Untimed: the previous variant's garbage is not collected on this one's clock.
+    collect();
+    if (this.warmAfterCollect) await this.pass();
+    const { cpu } = await this.pass();
     const task = this.bench.tasks[0];
     const r = task.result;
     if (r.state !== 'completed') throw new Error(`${this.variant.label}: ${r.state === 'errored' ? message(r.error) : r.state}`);

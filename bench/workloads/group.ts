@@ -42,6 +42,8 @@ export default function groupThroughput(ctx: BenchContext): Workload<GroupState>
     title: `consumer group throughput, ${PARTITIONS} partitions, ${changes} changes, member processes on this machine`,
     order: 95,
     budget: ctx.quick ? { warmupRounds: 0, rounds: 1 } : { warmupRounds: 0, rounds: 3 },
+    // Every iteration starts its member processes afresh: nothing here to warm.
+    warmAfterCollect: false,
     setup: async () => {
       const dbName = ctx.dbName('group');
       const raw = new MongoClient(ctx.backend.uri, ctx.clientOptions);
