@@ -1,6 +1,6 @@
 import { Observable, observeOn, type MonoTypeOperatorFunction } from 'rxjs';
-import { getEventListeners } from 'node:events';
 import type { ClientContext } from './context';
+import { CallSignal } from './signals';
 
 /** Options of {@link fromCall}. */
 export interface FromCallOptions {
@@ -18,9 +18,10 @@ export interface FromCallOptions {
  * result ignored.
  *
  * Signals come from a small pool rather than a new `AbortController` per
- * call: a controller goes back once its call has settled unaborted with no
- * listener left on it, so a new one is made only after a subscriber left
- * early (or while more calls are in flight than ever before).
+ * call: one goes back once its call has settled unaborted with no listener
+ * left on it, so a new one is made only after a subscriber left early (or
+ * while more calls are in flight than ever before). They are
+ * {@link CallSignal}s, whose listeners cost the driver next to nothing.
  */
 export function fromCall<R>(
   context: ClientContext,
@@ -29,7 +30,7 @@ export function fromCall<R>(
 ): Observable<R> {
   const source = new Observable<R>((subscriber) => {
     let pending: Promise<R>;
-    const controller = abortable ? takeController() : undefined;
+    const controller = abortable ? takeSignal() : undefined;
     try {
       context.assertOpen();
       pending = run(controller?.signal);
@@ -59,24 +60,22 @@ export function fromCall<R>(
   return source.pipe(deliverOn(context));
 }
 
-/** Controllers never aborted, with no listener on their signal. */
-const idleControllers: AbortController[] = [];
+/** Signals never aborted, with no listener left. */
+const idleSignals: CallSignal[] = [];
 /** Enough for the calls one process keeps in flight; more are made and dropped as needed. */
-const MAX_IDLE_CONTROLLERS = 64;
+const MAX_IDLE_SIGNALS = 64;
 
-function takeController(): AbortController {
-  return idleControllers.pop() ?? new AbortController();
+function takeSignal(): CallSignal {
+  return idleSignals.pop() ?? new CallSignal();
 }
 
 /**
- * Reuses a controller only when nothing can tell: never aborted, and no
+ * Reuses a signal only when nothing can tell: never aborted, and no
  * listener left behind by the driver (it removes its own once the call
  * settles; one left would hear a later call's abort).
  */
-function giveBack(controller: AbortController): void {
-  if (controller.signal.aborted || idleControllers.length >= MAX_IDLE_CONTROLLERS) return;
-  if (getEventListeners(controller.signal, 'abort').length > 0) return;
-  idleControllers.push(controller);
+function giveBack(signal: CallSignal): void {
+  if (idleSignals.length < MAX_IDLE_SIGNALS && signal.reusable) idleSignals.push(signal);
 }
 
 /**
