@@ -200,10 +200,11 @@ export function installMembers<D>(
       const call = (signal?: AbortSignal) => {
         if (sized.length > 0) {
           const limit = this.context.maxBsonObjectSize;
-          const bson = { ...driverBsonOptions(this), ...(args[optionsAt] as BSONSerializeOptions | undefined) };
+          const bson = sizeOptions(this, args[optionsAt] as BSONSerializeOptions | undefined);
           for (const { arg, at, label } of sized) arg.size!(args[at], label, limit, bson);
         }
-        const method = driverMember(this, name) as (...a: unknown[]) => never;
+        // Looked up here, with the name fixed per member, rather than in a helper shared by every name (a slower lookup).
+        const method = (this.driver as Record<string, (...a: unknown[]) => never>)[name];
         return method.apply(this.driver, signal ? withSignal(driverArgs, signalAt, signal) : driverArgs);
       };
       switch (spec.kind) {
@@ -228,6 +229,11 @@ function driverMember<D>(host: Host<D>, name: string): unknown {
   return (host.driver as Record<string, unknown>)[name];
 }
 
-function driverBsonOptions<D>(host: Host<D>): BSONSerializeOptions | undefined {
-  return (host.driver as { bsonOptions?: BSONSerializeOptions }).bsonOptions;
+/** The serialization options a document's size depends on: the call's, else the driver object's. */
+function sizeOptions<D>(host: Host<D>, given: BSONSerializeOptions | undefined): BSONSerializeOptions {
+  const inherited = (host.driver as { bsonOptions?: BSONSerializeOptions }).bsonOptions;
+  return {
+    serializeFunctions: given?.serializeFunctions ?? inherited?.serializeFunctions,
+    ignoreUndefined: given?.ignoreUndefined ?? inherited?.ignoreUndefined,
+  };
 }

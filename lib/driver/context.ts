@@ -17,6 +17,8 @@ const DEFAULT_MAX_BSON_OBJECT_SIZE = 16 * 1024 * 1024;
 export class ClientContext {
   private closing: Promise<void> | undefined;
   private readonly hooks = new Set<CloseHook>();
+  private sizedDescription: TopologyDescription | undefined;
+  private maxBsonSize = DEFAULT_MAX_BSON_OBJECT_SIZE;
 
   constructor(
     readonly driver: MongoClient,
@@ -37,12 +39,18 @@ export class ClientContext {
    */
   get maxBsonObjectSize(): number {
     const description = (this.driver as { topology?: { description?: TopologyDescription } }).topology?.description;
-    if (description) {
-      for (const server of description.servers.values()) {
-        if (server.maxBsonObjectSize) return server.maxBsonObjectSize;
+    // Read per sized call: recomputed only when the driver has a new description.
+    if (description !== this.sizedDescription) {
+      this.sizedDescription = description;
+      this.maxBsonSize = DEFAULT_MAX_BSON_OBJECT_SIZE;
+      for (const server of description?.servers.values() ?? []) {
+        if (server.maxBsonObjectSize) {
+          this.maxBsonSize = server.maxBsonObjectSize;
+          break;
+        }
       }
     }
-    return DEFAULT_MAX_BSON_OBJECT_SIZE;
+    return this.maxBsonSize;
   }
 
   /** Throws `ClientClosedError` once the client is closed. */
