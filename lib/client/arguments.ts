@@ -10,7 +10,7 @@
  * over the server's size limit can only be judged against that limit, so it
  * errors the Observable instead (`DocumentTooLargeError`).
  */
-import { BSON, type BSONSerializeOptions, type Document } from 'mongodb';
+import { BSON, MongoInvalidArgumentError, type BSONSerializeOptions, type Document } from 'mongodb';
 import { DocumentTooLargeError } from '../errors';
 import { describe, validateCollectionName } from '../driver/names';
 
@@ -22,6 +22,18 @@ export interface Arg {
   readonly check?: (value: unknown, at: string) => void;
   /** Throws `DocumentTooLargeError` for a document over `limit` bytes. */
   readonly size?: (value: unknown, at: string, limit: number, bson: BSONSerializeOptions) => void;
+  /**
+   * The driver measures these documents itself (its bulk writer serializes
+   * each one once and refuses one too large): `size` then runs only after
+   * such a refusal, to name the document, instead of measuring every
+   * document a second time.
+   */
+  readonly measuredByDriver?: true;
+}
+
+/** Whether `error` is the driver's bulk writer refusing a document over the size limit. */
+export function isOversizeRefusal(error: unknown): boolean {
+  return error instanceof MongoInvalidArgumentError && error.message.startsWith('Document is larger than the maximum size');
 }
 
 /** An argument checked as anything but an options object. */
@@ -82,6 +94,7 @@ export const DOCUMENTS: PlainArg = {
   size(value, at, limit, bson) {
     (value as Document[]).forEach((doc, i) => checkSize(doc, at, `documents[${i}]`, limit, bson, true));
   },
+  measuredByDriver: true,
 };
 
 /** A replacement document. */
@@ -153,6 +166,7 @@ export const WRITE_OPERATIONS: PlainArg = {
       const kind = Object.keys(model)[0];
       sizeModel(kind, model[kind], at, `${subject}.${kind}`, limit, bson);
     }),
+  measuredByDriver: true,
 };
 
 /** The models of `client.bulkWrite` (`{ name: 'deleteMany', namespace, filter }`, …). */

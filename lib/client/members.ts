@@ -12,7 +12,7 @@
 import type { AbstractCursor, BSONSerializeOptions, Collection, Document } from 'mongodb';
 import { map, type Observable } from 'rxjs';
 import type { RxCollection } from './collection';
-import type { Arg, KeysOfUnion, OptionsArg, PlainArg } from './arguments';
+import { isOversizeRefusal, type Arg, type KeysOfUnion, type OptionsArg, type PlainArg } from './arguments';
 import type { ClientContext } from '../driver/context';
 import { fromCall } from '../driver/from-call';
 import { fromCursor } from '../driver/from-cursor';
@@ -190,22 +190,30 @@ export function installMembers<D>(
     }
     const checks = spec.args.map((arg, at) => ({ arg, at, label: `${name}(${arg.name})` }));
     const shaped = checks.filter(({ arg }) => arg.check !== undefined);
-    const sized = checks.filter(({ arg }) => arg.size !== undefined);
+    const sized = checks.filter(({ arg }) => arg.size !== undefined && arg.measuredByDriver !== true);
+    const namedOnRefusal = checks.filter(({ arg }) => arg.size !== undefined && arg.measuredByDriver === true);
     const optionsAt = spec.args.findIndex((arg) => 'options' in arg);
     const signalAt = spec.kind === 'call' && spec.abortable ? optionsAt : -1;
     if (spec.kind === 'call' && spec.abortable && optionsAt < 0) throw new Error(`${name}: an abortable call needs an options argument`);
     const member = function (this: Host<D>, ...args: unknown[]): Observable<unknown> {
       for (const { arg, at, label } of shaped) arg.check!(args[at], label);
       const driverArgs = unwrapSessions(args);
+      const sizes = (of: typeof checks) => {
+        const limit = this.context.maxBsonObjectSize;
+        const bson = sizeOptions(this, args[optionsAt] as BSONSerializeOptions | undefined);
+        for (const { arg, at, label } of of) arg.size!(args[at], label, limit, bson);
+      };
       const call = (signal?: AbortSignal) => {
-        if (sized.length > 0) {
-          const limit = this.context.maxBsonObjectSize;
-          const bson = sizeOptions(this, args[optionsAt] as BSONSerializeOptions | undefined);
-          for (const { arg, at, label } of sized) arg.size!(args[at], label, limit, bson);
-        }
+        if (sized.length > 0) sizes(sized);
         // Looked up here, with the name fixed per member, rather than in a helper shared by every name (a slower lookup).
         const method = (this.driver as Record<string, (...a: unknown[]) => never>)[name];
-        return method.apply(this.driver, signal ? withSignal(driverArgs, signalAt, signal) : driverArgs);
+        const result: unknown = method.apply(this.driver, signal ? withSignal(driverArgs, signalAt, signal) : driverArgs);
+        if (namedOnRefusal.length === 0 || !(result instanceof Promise)) return result as never;
+        return result.catch((error: unknown) => {
+          // Names the document the driver refused (a DocumentTooLargeError); else its own error stands.
+          if (isOversizeRefusal(error)) sizes(namedOnRefusal);
+          throw error;
+        }) as never;
       };
       switch (spec.kind) {
         case 'cursor':

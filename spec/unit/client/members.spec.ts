@@ -1,4 +1,4 @@
-import { Collection, Db, type ClientSession } from 'mongodb';
+import { BSON, Collection, Db, MongoInvalidArgumentError, type ClientSession, type Document } from 'mongodb';
 import { firstValueFrom, lastValueFrom, toArray, type Observable } from 'rxjs';
 import { COLLECTION_MEMBERS } from '../../../lib/client/collection';
 import { DATABASE_MEMBERS } from '../../../lib/client/database';
@@ -38,7 +38,12 @@ class FakeDriverObject {
     this.calls.push({ name: 'put', args });
     return 'put';
   }
+  /** The limit its bulk writer refuses documents at, as the driver's does (measuring each one itself). */
+  maxBsonObjectSize = 16 * 1024 * 1024;
   async putMany(...args: unknown[]): Promise<string> {
+    for (const doc of args[0] as Document[]) {
+      if (BSON.calculateObjectSize(doc) >= this.maxBsonObjectSize) throw new MongoInvalidArgumentError(`Document is larger than the maximum size ${this.maxBsonObjectSize}`);
+    }
     this.calls.push({ name: 'putMany', args });
     return 'put';
   }
@@ -81,6 +86,7 @@ type Installed = Host & {
 
 function host(maxBsonObjectSize?: number): { host: Installed; driver: FakeDriverObject } {
   const driver = new FakeDriverObject();
+  if (maxBsonObjectSize !== undefined) driver.maxBsonObjectSize = maxBsonObjectSize;
   return { host: new Host(driver, fakeContext(undefined, { maxBsonObjectSize }).context) as Installed, driver };
 }
 
@@ -201,9 +207,20 @@ describe('installMembers', () => {
     expect(error).toMatchObject({ argument: 'put(document): the document', limit: 1024 });
     expect((error as DocumentTooLargeError).size).toBeGreaterThan(2000);
     expect((error as Error).message).toContain('over the server\'s limit of 1024 bytes');
-    await expect(firstValueFrom(h.putMany([{ a: 1 }, big]))).rejects.toMatchObject({ argument: 'putMany(documents): documents[1]' });
+    // Documents the driver measures itself are measured again only to name the one it refused.
+    const many = await firstValueFrom(h.putMany([{ a: 1 }, big])).catch((err: unknown) => err);
+    expect(many).toBeInstanceOf(DocumentTooLargeError);
+    expect(many).toMatchObject({ argument: 'putMany(documents): documents[1]', limit: 1024 });
     expect(driver.calls).toEqual([]);
     await expect(firstValueFrom(h.put({ small: true }))).resolves.toBe('put');
+  });
+
+  it("passes the driver's size refusal through when no document is over the limit by rxmongo's count", async () => {
+    const { host: h, driver } = host(1024);
+    driver.maxBsonObjectSize = 10; // the driver refuses what the server would take
+    const error = await firstValueFrom(h.putMany([{ a: 1 }])).catch((err: unknown) => err);
+    expect(error).toBeInstanceOf(MongoInvalidArgumentError);
+    expect(error).not.toBeInstanceOf(DocumentTooLargeError);
   });
 
   it('counts the _id the driver adds to an insert against the limit', async () => {
