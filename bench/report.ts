@@ -137,7 +137,7 @@ export function formatReadmeSection(results: WorkloadResult[], info: RunInfo): s
     'Reproduce (the JSON holds every figure — latency quantiles, bytes per subscriber, saves, rxjs `share()` — down to each round):',
     '',
     '```sh',
-    'npm run bench                               # full run, a few minutes; bench-results.json + bench-results-fan-out.svg',
+    'npm run bench                               # full run, about 15 minutes on 2 cores; bench-results.json + bench-results-fan-out.svg',
     'npm run bench -- --quick                    # smoke run (under a minute), as CI does',
     'npm run bench -- --filter fan-out           # only rows whose name contains the text',
     "MONGODB_URI='mongodb://localhost:27017/?replicaSet=rs0' npm run bench   # a real replica set",
