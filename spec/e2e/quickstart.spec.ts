@@ -6,7 +6,7 @@
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { backend, missing } from '../support/backend';
+import { backend, itWith } from '../support/backend';
 import { pack, REPO, run, tsc, unpackAsInstalled, type Ran } from '../support/packed';
 import { readmeBlock, readmeCodeBlocks } from '../support/readme';
 
@@ -129,7 +129,7 @@ describe('the README examples, against the packed package', () => {
   }, 40_000);
 
   // The block runs against the backend as is: a server without the stage would fail it, not skip it.
-  (missing('splitLargeEvents').length === 0 ? it : it.skip)('runs the large-event example: one 20 MB update event, whole', async () => {
+  itWith(['splitLargeEvents'], 'runs the large-event example: one 20 MB update event, whole', async () => {
     const { code, output } = await runExample('large-events');
     expect(output).toContain('one update event: 10 MB of update description + 10 MB of document');
     expect(output).not.toMatch(/\[killed after \d+ ms\]/);

@@ -52,6 +52,13 @@ export function describeWith(needs: Capability[], title: string, body: () => voi
   }
 }
 
+/** `it` when the backend has every capability in `needs`, otherwise an `it.skip` whose title states the reason. */
+export function itWith(needs: Capability[], title: string, body: () => Promise<void>, timeoutMS?: number): void {
+  const lacking = missing(...needs);
+  if (lacking.length === 0) it(title, body, timeoutMS);
+  else it.skip(`${title} [skipped on ${backend().kind}: ${lacking.map((c) => CAPABILITY_REASONS[c]).join('; ')}]`, body);
+}
+
 /** Driver options every spec client shares. */
 export const SPEC_DRIVER_OPTIONS: MongoClientOptions = { serverSelectionTimeoutMS: 10_000 };
 
