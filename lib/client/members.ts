@@ -198,20 +198,15 @@ export function installMembers<D>(
     const member = function (this: Host<D>, ...args: unknown[]): Observable<unknown> {
       for (const { arg, at, label } of shaped) arg.check!(args[at], label);
       const driverArgs = unwrapSessions(args);
-      const sizes = (of: typeof checks) => {
-        const limit = this.context.maxBsonObjectSize;
-        const bson = sizeOptions(this, args[optionsAt] as BSONSerializeOptions | undefined);
-        for (const { arg, at, label } of of) arg.size!(args[at], label, limit, bson);
-      };
       const call = (signal?: AbortSignal) => {
-        if (sized.length > 0) sizes(sized);
+        if (sized.length > 0) checkSizes(this, args, optionsAt, sized);
         // Looked up here, with the name fixed per member, rather than in a helper shared by every name (a slower lookup).
         const method = (this.driver as Record<string, (...a: unknown[]) => never>)[name];
         const result: unknown = method.apply(this.driver, signal ? withSignal(driverArgs, signalAt, signal) : driverArgs);
         if (namedOnRefusal.length === 0 || !(result instanceof Promise)) return result as never;
         return result.catch((error: unknown) => {
           // Names the document the driver refused (a DocumentTooLargeError); else its own error stands.
-          if (isOversizeRefusal(error)) sizes(namedOnRefusal);
+          if (isOversizeRefusal(error)) checkSizes(this, args, optionsAt, namedOnRefusal);
           throw error;
         }) as never;
       };
@@ -235,6 +230,13 @@ export function installMembers<D>(
 
 function driverMember<D>(host: Host<D>, name: string): unknown {
   return (host.driver as Record<string, unknown>)[name];
+}
+
+/** Throws `DocumentTooLargeError` for the first argument in `checks` holding a document over the server's limit. */
+function checkSizes<D>(host: Host<D>, args: unknown[], optionsAt: number, checks: ReadonlyArray<{ arg: Arg; at: number; label: string }>): void {
+  const limit = host.context.maxBsonObjectSize;
+  const bson = sizeOptions(host, args[optionsAt] as BSONSerializeOptions | undefined);
+  for (const { arg, at, label } of checks) arg.size!(args[at], label, limit, bson);
 }
 
 /** The serialization options a document's size depends on: the call's, else the driver object's. */
