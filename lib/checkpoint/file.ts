@@ -166,10 +166,14 @@ export class FileCheckpointStore implements CheckpointStore {
    */
   async leases(prefix: string): Promise<LeaseInfo[]> {
     if (typeof prefix !== 'string') throw new TypeError(`leases() needs a key prefix (a string), got ${typeof prefix}`);
+    // File names escape keys byte by byte, so a key under the prefix has a name under the prefix's:
+    // only names shortened to a digest (long keys) must be read to be told apart. Groups poll this.
+    const escaped = baseName(prefix);
+    const candidate = (base: string) => escaped.includes('~') || base.includes('~') || base.startsWith(escaped);
     const newest = new Map<string, { fence: number; name: string }>();
     for (const name of await this.names()) {
       const parts = fencedNameParts(name);
-      if (parts !== undefined && parts.fence > (newest.get(parts.base)?.fence ?? 0)) newest.set(parts.base, { fence: parts.fence, name });
+      if (parts !== undefined && candidate(parts.base) && parts.fence > (newest.get(parts.base)?.fence ?? 0)) newest.set(parts.base, { fence: parts.fence, name });
     }
     const live: LeaseInfo[] = [];
     for (const { name } of newest.values()) {

@@ -155,6 +155,15 @@ export function storeContract(name: string, options: ContractOptions): void {
       expect(live[0].expiresAt).toBeInstanceOf(Date);
     });
 
+    it('lists leases on long keys and long prefixes alike', async () => {
+      if (store.leases === undefined) return;
+      const prefix = `${freshKey()}/${'p'.repeat(150)}/`;
+      await acquire(`${prefix}${'k'.repeat(150)}`, 'm1');
+      await acquire(`${freshKey()}-elsewhere`, 'm2');
+      expect((await store.leases(prefix)).map((l) => l.holder)).toEqual(['m1']);
+      expect((await store.leases(prefix.slice(0, 20))).map((l) => l.holder)).toEqual(['m1']);
+    });
+
     it('stops listing a lease once its holder stopped renewing for its ttl', async () => {
       if (store.leases === undefined) return;
       const prefix = `${freshKey()}/`;
