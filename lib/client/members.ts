@@ -195,6 +195,7 @@ export function installMembers<D>(
     const optionsAt = spec.args.findIndex((arg) => 'options' in arg);
     const signalAt = spec.kind === 'call' && spec.abortable ? optionsAt : -1;
     if (spec.kind === 'call' && spec.abortable && optionsAt < 0) throw new Error(`${name}: an abortable call needs an options argument`);
+    const callOptions = { abortable: signalAt >= 0 };
     const member = function (this: Host<D>, ...args: unknown[]): Observable<unknown> {
       for (const { arg, at, label } of shaped) arg.check!(args[at], label);
       const driverArgs = unwrapSessions(args);
@@ -202,7 +203,7 @@ export function installMembers<D>(
         if (sized.length > 0) checkSizes(this, args, optionsAt, sized);
         // Looked up here, with the name fixed per member, rather than in a helper shared by every name (a slower lookup).
         const method = (this.driver as Record<string, (...a: unknown[]) => never>)[name];
-        const result: unknown = method.apply(this.driver, signal ? withSignal(driverArgs, signalAt, signal) : driverArgs);
+        const result: unknown = method.apply(this.driver, signal ? withSignal(driverArgs, signalAt, signal) : (driverArgs as unknown[]));
         if (namedOnRefusal.length === 0 || !(result instanceof Promise)) return result as never;
         return result.catch((error: unknown) => {
           // Names the document the driver refused (a DocumentTooLargeError); else its own error stands.
@@ -214,7 +215,7 @@ export function installMembers<D>(
         case 'cursor':
           return fromCursor(this.context, call);
         case 'call':
-          return fromCall(this.context, call, { abortable: signalAt >= 0 });
+          return fromCall(this.context, call, callOptions);
         case 'collection':
           return fromCall<Collection | Collection[]>(this.context, call).pipe(
             map((result) =>

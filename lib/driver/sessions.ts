@@ -30,13 +30,21 @@ function carriedSession(value: unknown): ClientSession | undefined {
     : undefined;
 }
 
-/** Copies option objects whose `session` is an `RxClientSession`, swapping in the driver session. */
-export function unwrapSessions(args: readonly unknown[]): unknown[] {
-  return args.map((arg) => {
-    if (arg === null || typeof arg !== 'object') return arg;
+/**
+ * Copies option objects whose `session` is an `RxClientSession`, swapping in
+ * the driver session; `args` itself when none is (most calls: no copy).
+ */
+export function unwrapSessions(args: readonly unknown[]): readonly unknown[] {
+  let copy: unknown[] | undefined;
+  for (let at = 0; at < args.length; at++) {
+    const arg = args[at];
+    if (arg === null || typeof arg !== 'object') continue;
     const session = carriedSession((arg as { session?: unknown }).session);
-    return session === undefined ? arg : { ...arg, session };
-  });
+    if (session === undefined) continue;
+    copy ??= [...args];
+    copy[at] = { ...arg, session };
+  }
+  return copy ?? args;
 }
 
 /** The arguments with `signal` added to the options object at `index` (combined with the caller's own). */

@@ -6,7 +6,7 @@ import { DocumentTooLargeError, InvalidNameError } from '../../../lib/errors';
 import type { ClientContext } from '../../../lib/driver/context';
 import { abortableCall, call, CALL, collectionResult, CURSOR, installMembers, PROPERTY } from '../../../lib/client/members';
 import { ANY, DOCUMENT, DOCUMENTS, FILTER, NAME, options } from '../../../lib/client/arguments';
-import { unwrapSessions, withSignal } from '../../../lib/driver/sessions';
+import { DRIVER_SESSION, unwrapSessions, withSignal } from '../../../lib/driver/sessions';
 import { RxClientSession } from '../../../lib/client/session';
 import { Deferred, fakeContext, FakeCursor, settle } from '../driver/fakes';
 
@@ -249,6 +249,19 @@ describe('unwrapSessions / withSignal', () => {
     const out = unwrapSessions(args);
     expect(out).toEqual(args);
     expect(out[0]).toBe(doc);
+  });
+
+  it('copies the list only when it swaps a session, never the caller\'s own objects', () => {
+    const plain = [{ ordered: false }];
+    expect(unwrapSessions(plain)).toBe(plain);
+    const driverSession = { id: 'driver session' };
+    const options = { session: { [DRIVER_SESSION]: driverSession }, ordered: true };
+    const args = [{ a: 1 }, options];
+    const out = unwrapSessions(args);
+    expect(out).not.toBe(args);
+    expect(out).toEqual([{ a: 1 }, { session: driverSession, ordered: true }]);
+    expect(args[1]).toBe(options);
+    expect(options.session[DRIVER_SESSION]).toBe(driverSession);
   });
 
   it('pads the argument list up to the options index', () => {
