@@ -102,6 +102,15 @@ export interface Workload<S = any> {
    * runs in fresh child processes anyway.
    */
   warmAfterCollect?: boolean;
+  /**
+   * Start each round with a full collection (default `true`). `false` for
+   * short rounds of small calls: the collection, and what it drops, would
+   * weigh on every round more than the little garbage a side leaves the
+   * next; each side then pays for its garbage as it makes it (scavenges),
+   * and the rounds can be many and short, so drift weighs on both sides
+   * alike. Implies no untimed pass.
+   */
+  collectEachRound?: boolean;
   setup(): Promise<S>;
   variants: Array<Variant<S>>;
   rows: Row[];
@@ -201,8 +210,11 @@ export async function runWorkload<S>(workload: Workload<S>): Promise<WorkloadRes
   const memory = new Map<string, ProbeResult>();
   try {
     const timed = workload.memory === 'timed';
-    const warm = !timed && workload.warmAfterCollect !== false;
-    const timers = new Map(workload.variants.map((v) => [v.key, new RoundTimer(v, state, timed && v.memory === true, warm)]));
+    const collecting = workload.collectEachRound !== false;
+    const warm = collecting && !timed && workload.warmAfterCollect !== false;
+    const timers = new Map(
+      workload.variants.map((v) => [v.key, new RoundTimer(v, state, timed && v.memory === true, collecting, warm)]),
+    );
     const { warmupRounds, rounds: measured } = workload.budget;
     for (let round = 0; round < warmupRounds + measured; round++) {
       for (const variant of rotate(workload.variants, round)) {
@@ -254,6 +266,7 @@ class RoundTimer<S> {
     private readonly variant: Variant<S>,
     state: S,
     private readonly probeEveryRound: boolean,
+    private readonly collectFirst: boolean,
     private readonly warmAfterCollect: boolean,
   ) {
     const iterations = variant.iterations ?? 1;
@@ -310,7 +323,7 @@ class RoundTimer<S> {
 
   async round(): Promise<RoundFigures> {
     // Untimed: the previous variant's garbage is not collected on this one's clock.
-    collect();
+    if (this.collectFirst) collect();
     if (this.warmAfterCollect) await this.pass();
     const { cpu } = await this.pass();
     const task = this.bench.tasks[0];

@@ -4,9 +4,15 @@
  * iteration is one call, awaited as an async user awaits it
  * (`firstValueFrom` on rxmongo's side), so tinybench's per-iteration
  * quantiles are per-call latencies.
+ *
+ * Two references show what any Observable over the driver costs, written
+ * by hand as a user would without rxmongo: rxjs `defer()` around the call
+ * (nothing cancelled on unsubscribe), and, where rxmongo hands the driver
+ * an `AbortSignal`, an Observable that does the same with an
+ * `AbortController` per call.
  */
 import type { Collection, Db, Document } from 'mongodb';
-import { firstValueFrom } from 'rxjs';
+import { defer, firstValueFrom, Observable } from 'rxjs';
 import type { RxCollection, RxDatabase } from '../../lib/index';
 import { buildOnPair, closePair, type BenchContext, type ClientPair } from '../context';
 import { smallDoc, tweet } from '../data';
@@ -54,32 +60,48 @@ async function close(state: State): Promise<void> {
 }
 
 export default function singleDoc(ctx: BenchContext): Workload<State>[] {
-  const calls = ctx.quick ? 50 : 1_000;
+  const calls = ctx.quick ? 50 : 200;
   const corpus = ctx.quick ? 1_000 : 10_000;
-  const budget: Budget = ctx.quick ? { warmupRounds: 1, rounds: 2 } : { warmupRounds: 1, rounds: 16 };
+  const budget: Budget = ctx.quick ? { warmupRounds: 1, rounds: 2 } : { warmupRounds: 4, rounds: 80 };
 
-  /** A workload comparing one call on each side. */
+  /**
+   * A workload comparing one call on each side. `raw` takes the signal to
+   * hand the driver when the call is one rxmongo cancels (`abortable`).
+   */
   const perCall = (
     id: string,
     order: number,
     unit: string,
     prep: Partial<Variant<State>>,
-    raw: (state: State) => Promise<unknown>,
+    raw: (state: State, signal?: AbortSignal) => Promise<unknown>,
     rx: (state: State) => Promise<unknown>,
-    fill?: (state: State) => Promise<void>,
-  ): Workload<State> => ({
-    id,
-    title: id,
-    order,
-    budget,
-    setup: () => open(ctx, id.replace(/\W/g, '_'), fill),
-    variants: [
-      { key: 'raw', label: 'raw driver', iterations: calls, ...prep, run: async (s) => ((await raw(s)), { ops: 1 }) },
-      { key: 'rx', label: 'rxmongo', iterations: calls, ...prep, run: async (s) => ((await rx(s)), { ops: 1 }) },
-    ],
-    rows: [{ label: id, unit, candidate: 'rx', baseline: 'raw', targets: [TARGET] }],
-    teardown: close,
-  });
+    { abortable = false, fill }: { abortable?: boolean; fill?: (state: State) => Promise<void> } = {},
+  ): Workload<State> => {
+    const variant = (key: string, label: string, call: (state: State) => Promise<unknown>): Variant<State> => ({
+      key,
+      label,
+      iterations: calls,
+      ...prep,
+      run: async (s) => ((await call(s)), { ops: 1 }),
+    });
+    const variants = [
+      variant('raw', 'raw driver', (s) => raw(s)),
+      variant('rx', 'rxmongo', rx),
+      variant('defer', 'rxjs defer() over the driver', (s) => firstValueFrom(defer(() => raw(s)))),
+    ];
+    if (abortable) variants.push(variant('aborting', 'hand-written, aborts on unsubscribe', (s) => firstValueFrom(aborting(s, raw))));
+    return {
+      id,
+      title: id,
+      order,
+      budget,
+      collectEachRound: false,
+      setup: () => open(ctx, id.replace(/\W/g, '_'), fill),
+      variants,
+      rows: [{ label: id, unit, candidate: 'rx', baseline: 'raw', references: variants.slice(2).map((v) => v.key), targets: [TARGET] }],
+      teardown: close,
+    };
+  };
 
   const findFill = async (state: State): Promise<void> => {
     const docs: Keyed[] = [];
@@ -111,17 +133,18 @@ export default function singleDoc(ctx: BenchContext): Workload<State>[] {
       10,
       'call',
       {},
-      (s) => s.raw.db.command({ ping: 1 }),
+      (s, signal) => s.raw.db.command({ ping: 1 }, signal && { signal }),
       (s) => firstValueFrom(s.rx.db.command({ ping: 1 })),
+      { abortable: true },
     ),
     perCall(
       'findOne by _id',
       11,
       'call',
       {},
-      async (s) => found(await s.raw.coll.findOne({ _id: (s.next++ % corpus) + 1 })),
+      async (s, signal) => found(await s.raw.coll.findOne({ _id: (s.next++ % corpus) + 1 }, signal && { signal })),
       async (s) => found(await firstValueFrom(s.rx.coll.findOne({ _id: (s.next++ % corpus) + 1 }))),
-      findFill,
+      { abortable: true, fill: findFill },
     ),
     perCall(
       'insertOne',
@@ -132,4 +155,26 @@ export default function singleDoc(ctx: BenchContext): Workload<State>[] {
       (s) => firstValueFrom(s.rx.coll.insertOne(s.docs[s.next++] as Keyed)),
     ),
   ];
+}
+
+/** What a user writes by hand to cancel a driver call on unsubscribe: an `AbortController` per call. */
+function aborting<S>(state: S, call: (state: S, signal: AbortSignal) => Promise<unknown>): Observable<unknown> {
+  return new Observable((subscriber) => {
+    const controller = new AbortController();
+    let settled = false;
+    call(state, controller.signal).then(
+      (value) => {
+        settled = true;
+        subscriber.next(value);
+        subscriber.complete();
+      },
+      (err: unknown) => {
+        settled = true;
+        subscriber.error(err);
+      },
+    );
+    return () => {
+      if (!settled) controller.abort();
+    };
+  });
 }
