@@ -45,3 +45,14 @@ export function resolveConsumeOptions(options: ConsumeOptions | undefined, fallb
     onHandlerError: resolveHandlerErrors(given?.onHandlerError, given?.deadLetters),
   };
 }
+
+/**
+ * The driver batch size of a paced `consume()` cursor: the user's
+ * `batchSize`, else half the `highWaterMark` (so one batch can be read
+ * while the other half is handled), never more than the mark.
+ *
+ * @internal
+ */
+export function pacedBatchSize(requested: number | undefined, highWaterMark: number): number {
+  return Math.min(highWaterMark, requested !== undefined && requested > 0 ? requested : Math.max(1, Math.floor(highWaterMark / 2)));
+}

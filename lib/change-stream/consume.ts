@@ -1,6 +1,7 @@
 import type { Document } from 'mongodb';
 import { from, type ObservableInput, type Subscription } from 'rxjs';
 import type { StreamConfig } from './config';
+import { pacedBatchSize } from './consume-options';
 import type { Sink } from './delivery';
 import { HandlerRecovery, type ResolvedHandlerErrors } from './handler-errors';
 import { isAsync } from './handler-result';
@@ -51,8 +52,7 @@ export class ConsumeRun<TChange extends Document, R> implements Receiver<TChange
     private readonly sink: Sink<R>,
     onHandlerError?: ResolvedHandlerErrors,
   ) {
-    const requested = config.driverOptions.batchSize;
-    this.batchSize = Math.min(highWaterMark, requested !== undefined && requested > 0 ? requested : Math.max(1, Math.floor(highWaterMark / 2)));
+    this.batchSize = pacedBatchSize(config.driverOptions.batchSize, highWaterMark);
     this.run = new StreamRun(config, { receiver: this, batchSize: this.batchSize, pacing: this });
     this.waits = new Waits(config.scheduler);
     this.recovery = new HandlerRecovery({ policy: onHandlerError, waits: this.waits, report: config.report, key: config.checkpoint?.key });

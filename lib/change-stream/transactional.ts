@@ -5,6 +5,7 @@ import { clientOf, TransactionalCheckpointStore } from '../checkpoint/transactio
 import { CheckpointLeaseLostError } from '../errors';
 import { backoffDelay } from './backoff';
 import type { StreamConfig } from './config';
+import { pacedBatchSize } from './consume-options';
 import type { Sink } from './delivery';
 import { HandlerRecovery, type ResolvedHandlerErrors } from './handler-errors';
 import { isAsync } from './handler-result';
@@ -89,8 +90,7 @@ export class TransactionalRun<TChange extends Document, R> implements Receiver<T
   ) {
     const checkpoint = config.checkpoint as NonNullable<typeof config.checkpoint>;
     this.store = new TransactionalCheckpointStore(checkpoint.store as CollectionCheckpointStore, transactionClient(config, onHandlerError));
-    const requested = config.driverOptions.batchSize;
-    this.batchSize = Math.min(highWaterMark, requested !== undefined && requested > 0 ? requested : Math.max(1, Math.floor(highWaterMark / 2)));
+    this.batchSize = pacedBatchSize(config.driverOptions.batchSize, highWaterMark);
     this.transactionSize = Math.min(checkpoint.events, highWaterMark);
     this.run = new StreamRun({ ...config, checkpoint: { ...checkpoint, store: this.store } }, { receiver: this, batchSize: this.batchSize, pacing: this });
     this.waits = new Waits(config.scheduler);
