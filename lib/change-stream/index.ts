@@ -54,7 +54,7 @@ export type {
  * {@link CheckpointStore}, and restarts itself after outages.
  *
  * - **Multicast**: the cursor opens on the first subscriber (or
- *   {@link connect}) and closes — `killCursors` — when the last one leaves,
+ *   {@link RxChangeStream.connect}) and closes — `killCursors` — when the last one leaves,
  *   after `linger` ms if set. Subscribers get the events from their arrival
  *   on. Each driver batch is handed to every subscriber as it arrives —
  *   synchronously, or as one task on the `scheduler` if one is given — from
@@ -73,7 +73,7 @@ export type {
  *   the stream closes, before subscribers see `error`/`complete`. A stored
  *   checkpoint that cannot be read errors the stream
  *   (`CheckpointCorruptError`), never restarts it from now.
- * - **Acknowledged consumption**: {@link consume} for at-least-once
+ * - **Acknowledged consumption**: {@link RxChangeStream.(consume:1)} for at-least-once
  *   processing with bounded memory.
  * - **Recovery**: the driver resumes resumable errors itself; errors it
  *   surfaces (server selection, outages beyond its single retry) restart
@@ -82,7 +82,7 @@ export type {
  *   (286, 136) follows `onHistoryLost`, invalidates `onInvalidate`.
  * - **Closing**: unsubscribing at any moment kills the server cursor; the
  *   client's `close()` completes every subscription after its last save.
- * - **Reports** every occurrence on {@link status$}.
+ * - **Reports** every occurrence on {@link RxChangeStream.status$}.
  *
  * Bad options throw at the call (`TypeError` naming an unknown key,
  * `RangeError` naming an option out of range).
@@ -141,7 +141,7 @@ export class RxChangeStream<
    * the position, for its wall time); where the oplog cannot be read (no
    * access to `local`, as on Atlas' shared tiers) it falls back to
    * `replSetGetStatus` and reports what is unknown in `unavailable` —
-   * headroom never errors. Hot and shared like {@link lag$}; completes
+   * headroom never errors. Hot and shared like {@link RxChangeStream.lag$}; completes
    * when the client closes.
    */
   readonly headroom$: Observable<OplogHeadroom>;
@@ -149,7 +149,7 @@ export class RxChangeStream<
   /**
    * The stream's figures every `observe.sampleMS`: events read and events
    * per second, lag, unacknowledged changes (queue depth), headroom (while
-   * watched), checkpoint age, restarts. Hot and shared like {@link lag$}.
+   * watched), checkpoint age, restarts. Hot and shared like {@link RxChangeStream.lag$}.
    *
    * While the stream runs, the same figures go to OpenTelemetry when
    * `@opentelemetry/api` is installed (meter `rxmongodb`, attribute

@@ -150,7 +150,7 @@ type Generic = 'find' | 'findOne' | 'aggregate' | 'distinct';
 
 /**
  * The driver's `Collection` methods as cold Observables (from
- * {@link COLLECTION_MEMBERS}): nothing is sent before subscribe, each
+ * `COLLECTION_MEMBERS`): nothing is sent before subscribe, each
  * subscribe runs again, unsubscribe cancels or releases.
  */
 export interface RxCollection<TSchema extends Document = Document>

@@ -96,7 +96,7 @@ export const DATABASE_MEMBERS = {
 type Generic = 'aggregate' | 'createCollection' | 'renameCollection';
 
 /**
- * The driver's `Db` methods as cold Observables (from {@link DATABASE_MEMBERS}).
+ * The driver's `Db` methods as cold Observables (from `DATABASE_MEMBERS`).
  */
 export interface RxDatabase extends Omit<RxMembers<Db, typeof DATABASE_MEMBERS>, Generic> {
   /** Emits the results of a database-level pipeline, batch by batch. Motor `aggregate`. */
