@@ -119,6 +119,11 @@ export function formatReadmeSection(results: WorkloadResult[], info: RunInfo): s
       rows.push(`| ${c.row} | ${c.rxmongo} | ${c.baseline} | ${c.ratio} | ${c.spread} | ${c.target} | ${c.verdict} |`);
     }
   }
+  const references = results.flatMap((w) =>
+    w.rows
+      .filter((r) => r.references.length > 0)
+      .map((r) => `- ${r.label}: ${r.references.map((ref) => `${ref.variant.label} ${fmtRatio(ref.ratio.median)}`).join('; ')}`),
+  );
   return [
     '## Performance',
     '',
@@ -132,6 +137,14 @@ export function formatReadmeSection(results: WorkloadResult[], info: RunInfo): s
     '',
     ...rows,
     '',
+    ...(references.length > 0
+      ? [
+          'The same work written by hand without rxmongo, as references (ratio against the same baseline; rxmongo is the table\'s ratio):',
+          '',
+          ...references,
+          '',
+        ]
+      : []),
     ...info.charts.map((chart) => `![${chart.title}](${chart.path})`),
     '',
     'Reproduce (the JSON holds every figure — latency quantiles, bytes per subscriber, saves, rxjs `share()` — down to each round):',

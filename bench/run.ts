@@ -83,6 +83,8 @@ async function main(): Promise<number> {
   const machine = describeMachine();
   console.log(`rxmongo bench${args.quick ? ' (quick)' : ''}: ${machine.cpu}, ${machine.cores} cores, node ${machine.node}, load ${machine.loadAverage.join(' ')}`);
 
+  // Read before the run: what was compiled and measured, whatever is edited meanwhile.
+  const measured = revision();
   const backend = await startBenchBackend();
   console.log(`backend: ${backend.kind} (${backend.reason})\n`);
 
@@ -118,7 +120,7 @@ async function main(): Promise<number> {
     mode: args.quick ? 'quick' : 'full',
     command: ['npm run bench', ...(args.quick ? ['-- --quick'] : [])].join(' '),
     filter: args.filter ?? null,
-    revision: revision(),
+    revision: measured,
     durationSeconds: Math.round((performance.now() - started) / 100) / 10,
     machine,
     backend: { kind: backend.kind, reason: backend.reason },
