@@ -73,7 +73,7 @@ export type {
  *   the stream closes, before subscribers see `error`/`complete`. A stored
  *   checkpoint that cannot be read errors the stream
  *   (`CheckpointCorruptError`), never restarts it from now.
- * - **Acknowledged consumption**: {@link RxChangeStream.(consume:1)} for at-least-once
+ * - **Acknowledged consumption**: {@link RxChangeStream.consume} for at-least-once
  *   processing with bounded memory.
  * - **Recovery**: the driver resumes resumable errors itself; errors it
  *   surfaces (server selection, outages beyond its single retry) restart

@@ -82,9 +82,9 @@ export interface RxMongoClient extends TopologyMembers {}
  *
  * Constructing the client sends nothing; it connects on the first
  * subscription that needs the server, or when you call
- * {@link (RxMongoClient:class).connect}. A first connection that fails (no server
+ * {@link RxMongoClient.connect}. A first connection that fails (no server
  * reachable in time) leaves it usable: the next operation connects afresh.
- * After {@link (RxMongoClient:class).close} every operation errors with
+ * After {@link RxMongoClient.close} every operation errors with
  * `ClientClosedError`.
  *
  * **Cold Observables: every subscribe runs the operation again.** Nothing
@@ -211,7 +211,7 @@ export class RxMongoClient {
   /**
    * The named database with its own options (unset ones inherited from the
    * client); without a name, the database named in the URI. Throws like
-   * {@link (RxMongoClient:class).db}, `TypeError` for an unknown option, and
+   * {@link RxMongoClient.db}, `TypeError` for an unknown option, and
    * `ConfigurationError` when no name is given and the URI names none.
    *
    * Motor: `get_database(name, codec_options, read_preference, write_concern, read_concern)`.
@@ -299,7 +299,7 @@ export class RxMongoClient {
   /**
    * Emits a new session. Nothing is sent: the server session is acquired by
    * the first operation that uses it. End it with `session.endSession()`, or
-   * use {@link (RxMongoClient:class).withSession}, which ends it for you.
+   * use {@link RxMongoClient.withSession}, which ends it for you.
    *
    * Motor: `start_session(causal_consistency, default_transaction_options, snapshot)`.
    */
