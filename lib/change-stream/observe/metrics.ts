@@ -1,3 +1,4 @@
+import type { ResumeToken } from 'mongodb';
 import type { ChangeStreamStatus } from '../status';
 import type { OplogHeadroom } from './headroom';
 import type { StreamLag } from './runs';
@@ -37,15 +38,14 @@ export interface StreamMetrics {
 export class MetricsState {
   private restarts = 0;
   private checkpointMS: number | undefined;
+  /** The newest position saved since the last sample: dated when a sample needs it, not per save. */
+  private savedSince: ResumeToken | undefined;
   private headroom: OplogHeadroom | undefined;
   private previous: { at: number; events: number } | undefined;
 
   status(status: ChangeStreamStatus): void {
     if (status.type === 'resumed' || (status.type === 'invalidated' && status.restarting)) this.restarts += 1;
-    if (status.type === 'checkpointed') {
-      const time = clusterTimeOf(status.token);
-      if (time !== undefined) this.checkpointAt(secondsOf(time));
-    }
+    if (status.type === 'checkpointed') this.savedSince = status.token;
   }
 
   headroomSample(sample: OplogHeadroom): void {
@@ -69,6 +69,9 @@ export class MetricsState {
     const seconds = previous === undefined ? 0 : (lag.at - previous.at) / 1000;
     const eventsPerSecond = previous !== undefined && seconds > 0 ? (events - previous.events) / seconds : 0;
     if (rate) this.previous = { at: lag.at, events };
+    const saved = clusterTimeOf(this.savedSince);
+    this.savedSince = undefined;
+    if (saved !== undefined) this.checkpointAt(secondsOf(saved));
     return {
       at: lag.at,
       events,

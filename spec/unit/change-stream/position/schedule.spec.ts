@@ -123,6 +123,37 @@ describe('SaveSchedule', () => {
     expect(s.scheduler.pending).toBe(0);
   });
 
+  it('after an `events` save, the next `ms` save comes `ms` after the position moves again', async () => {
+    const s = setup({ events: 2, ms: 1000 });
+    s.schedule.moved(t(1), 1);
+    s.scheduler.advance(400);
+    s.schedule.moved(t(2), 1);
+    expect(s.saves).toEqual([t(2)]);
+    await s.complete();
+    s.scheduler.advance(100);
+    s.schedule.moved(t(3), 1);
+    s.scheduler.advance(500);
+    expect(s.saves).toEqual([t(2)]);
+    s.scheduler.advance(499);
+    expect(s.saves).toEqual([t(2)]);
+    s.scheduler.advance(1);
+    expect(s.saves).toEqual([t(2), t(3)]);
+    expect(s.scheduler.pending).toBe(0);
+  });
+
+  it('an `ms` save that fell due during a hold comes `ms` after the release', async () => {
+    const s = setup({ events: 100, ms: 1000 });
+    s.schedule.moved(t(1), 1);
+    const release = await s.schedule.hold();
+    s.scheduler.advance(1000);
+    expect(s.saves).toEqual([]);
+    release();
+    s.scheduler.advance(999);
+    expect(s.saves).toEqual([]);
+    s.scheduler.advance(1);
+    expect(s.saves).toEqual([t(1)]);
+  });
+
   it('flush waits for the save in flight, then saves the newest position once', async () => {
     const s = setup({ events: 1 });
     s.schedule.moved(t(1), 1);
