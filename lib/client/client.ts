@@ -51,6 +51,26 @@ export interface RxMongoClientOptions extends MongoClientOptions {
    * counterpart of Motor's `io_loop`.
    */
   scheduler?: SchedulerLike;
+  /**
+   * What unsubscribing does to a call the driver can cancel (`findOne`,
+   * `countDocuments`, `command`, `serverInfo`, `listDatabases`,
+   * `dropDatabase`) while its result is outstanding:
+   *
+   * - `'abort'` (default): aborts it through an `AbortSignal`. A request
+   *   still waiting for a server or a connection is dropped before it is
+   *   sent; one already sent is aborted by the driver closing the
+   *   connection it is on, so the server stops the work and the pool opens
+   *   a new connection for later calls.
+   * - `'ignore'`: the request runs to its end and its result is dropped; no
+   *   connection is closed and no signal is handed to the driver. For
+   *   quick calls cancelled routinely (a `switchMap` type-ahead), where
+   *   reopening connections costs more than letting a request finish.
+   *
+   * Either way the subscriber gets nothing more, cursors are closed
+   * (`killCursors`) and transactions aborted, and a `signal` you pass in
+   * a call's options still aborts it.
+   */
+  onUnsubscribe?: 'abort' | 'ignore';
 }
 
 /**
@@ -153,15 +173,18 @@ export class RxMongoClient {
     if (options === null || typeof options !== 'object') {
       throw new TypeError(`options must be an object, got ${describe(options)}`);
     }
-    const { scheduler, ...driverOptions } = options;
+    const { scheduler, onUnsubscribe = 'abort', ...driverOptions } = options;
     if (scheduler !== undefined && !isScheduler(scheduler)) {
       throw new TypeError(`options.scheduler must be an RxJS SchedulerLike, got ${describe(scheduler)}`);
+    }
+    if (onUnsubscribe !== 'abort' && onUnsubscribe !== 'ignore') {
+      throw new TypeError(`options.onUnsubscribe must be 'abort' or 'ignore', got ${describe(onUnsubscribe)}`);
     }
     const connectionString = uri ?? `mongodb://${RxMongoClient.HOST}:${RxMongoClient.PORT}`;
     this.driver = createDriverClient(connectionString, driverOptions);
     this.#uriDatabase = uriDatabaseName(connectionString);
     this.#redactedUri = redactConnectionString(connectionString);
-    this.context = new ClientContext(this.driver, scheduler);
+    this.context = new ClientContext(this.driver, scheduler, onUnsubscribe === 'abort');
     // Listening from construction on sees every SDAM event, whoever connects the driver.
     this.topology = new TopologyState(this.driver, { scheduler });
     this.context.onClose(() => this.topology.complete());

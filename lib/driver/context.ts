@@ -23,6 +23,8 @@ export class ClientContext {
   constructor(
     readonly driver: MongoClient,
     readonly scheduler: SchedulerLike | undefined,
+    /** Whether unsubscribing aborts a cancellable call in flight (`onUnsubscribe: 'abort'`), or only drops its result. */
+    readonly abortsCalls = true,
   ) {
     driver.on('topologyClosed', this.recoverFromFailedConnect);
   }

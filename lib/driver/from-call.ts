@@ -4,7 +4,11 @@ import { CallSignal } from './signals';
 
 /** Options of {@link fromCall}. */
 export interface FromCallOptions {
-  /** Hand `run` an `AbortSignal` aborted when the subscriber leaves before the result (the driver call takes one). */
+  /**
+   * Hand `run` an `AbortSignal` aborted when the subscriber leaves before
+   * the result (the driver call takes one), unless the client's
+   * `onUnsubscribe` is `'ignore'`.
+   */
   abortable?: boolean;
 }
 
@@ -30,7 +34,7 @@ export function fromCall<R>(
 ): Observable<R> {
   const source = new Observable<R>((subscriber) => {
     let pending: Promise<R>;
-    const controller = abortable ? takeSignal() : undefined;
+    const controller = abortable && context.abortsCalls ? takeSignal() : undefined;
     try {
       context.assertOpen();
       pending = run(controller?.signal);

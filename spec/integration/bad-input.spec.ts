@@ -131,6 +131,12 @@ const ROWS: Row[] = [
     error: TypeError,
     channel: 'throws',
   },
+  {
+    input: 'options.onUnsubscribe unknown',
+    run: () => new RxMongoClient(backend().uri, { onUnsubscribe: 'cancel' as never }),
+    error: TypeError,
+    channel: 'throws',
+  },
   { input: 'new RxMongoClient(42)', run: () => new RxMongoClient(42 as never), error: TypeError, channel: 'throws' },
   // operation arguments the driver refuses before sending
   {

@@ -245,6 +245,38 @@ describeWith(['failCommand'], 'cancellation and errors on a failing server', () 
     expect(delivered).toBe(0);
   });
 
+  it('aborting a request in flight costs its connection: the driver closes it', async () => {
+    const closed = countClosedConnections(client);
+    await failCommand(m, { failCommands: ['find'], blockConnection: true, blockTimeMS: 3000 });
+    const subscription = items.findOne({ _id: 1 }).subscribe();
+    await eventually(() => m.commands('find').length === 1, 'find sent');
+    subscription.unsubscribe();
+    await eventually(() => closed() >= 1, 'the connection closed');
+  });
+
+  it("with onUnsubscribe: 'ignore', a findOne left in flight runs to its end on its connection, its result dropped", async () => {
+    const ignoring = monitoredClient({ onUnsubscribe: 'ignore' });
+    try {
+      const coll = ignoring.client.db(items.dbName).collection<Item>(items.collectionName);
+      await firstValueFrom(coll.findOne({ _id: 0 }));
+      const closed = countClosedConnections(ignoring.client);
+      await failCommand(ignoring, { failCommands: ['find'], blockConnection: true, blockTimeMS: 300 });
+      let delivered = 0;
+      const subscription = coll.findOne({ _id: 1 }).subscribe(() => (delivered += 1));
+      await eventually(() => ignoring.commands('find').length === 1, 'find sent');
+      subscription.unsubscribe();
+      await eventually(() => ignoring.succeeded.some((e) => e.commandName === 'find'), 'find answered');
+      expect(ignoring.failed).toHaveLength(0);
+      expect(delivered).toBe(0);
+      expect(closed()).toBe(0);
+      // The same connection serves the next call.
+      expect(await firstValueFrom(coll.findOne({ _id: 2 }))).toMatchObject({ _id: 2 });
+      expect(closed()).toBe(0);
+    } finally {
+      await lastValueFrom(ignoring.client.close());
+    }
+  });
+
   it('countDocuments aborts the request on unsubscribe while it is in flight', async () => {
     await failCommand(m, { failCommands: ['aggregate'], blockConnection: true, blockTimeMS: 3000 });
     const subscription = items.countDocuments().subscribe();
@@ -279,3 +311,10 @@ describeWith(['failCommand'], 'cancellation and errors on a failing server', () 
     expect((error as MongoServerError).hasErrorLabel('SpecLabel')).toBe(true);
   });
 });
+
+/** Counts the pool's closed connections from now on. */
+function countClosedConnections(rx: RxMongoClient): () => number {
+  let closed = 0;
+  rx.driver.on('connectionClosed', () => (closed += 1));
+  return () => closed;
+}

@@ -49,6 +49,14 @@ describe('RxMongoClient (no server)', () => {
     expect(() => new RxMongoClient('mongodb://')).toThrow(ConfigurationError);
   });
 
+  it('refuses an onUnsubscribe other than abort or ignore, naming the option and the value', () => {
+    expect(() => new RxMongoClient(NOWHERE, { onUnsubscribe: 'cancel' as never })).toThrow(
+      new TypeError('options.onUnsubscribe must be \'abort\' or \'ignore\', got "cancel"'),
+    );
+    expect(() => make(NOWHERE, { onUnsubscribe: 'ignore' })).not.toThrow();
+    expect(make(NOWHERE, { onUnsubscribe: 'ignore' }).driver.options).not.toHaveProperty('onUnsubscribe');
+  });
+
   it('accepts a scheduler without handing it to the driver', () => {
     expect(() => make(NOWHERE, { scheduler: queueScheduler })).not.toThrow();
   });
