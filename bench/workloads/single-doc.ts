@@ -9,11 +9,12 @@
  * by hand as a user would without rxmongo: rxjs `defer()` around the call
  * (nothing cancelled on unsubscribe), and, where rxmongo hands the driver
  * an `AbortSignal`, an Observable that does the same with an
- * `AbortController` per call.
+ * `AbortController` per call. A third is rxmongo itself with
+ * `onUnsubscribe: 'ignore'` (no signal handed to the driver).
  */
 import type { Collection, Db, Document } from 'mongodb';
-import { defer, firstValueFrom, Observable } from 'rxjs';
-import type { RxCollection, RxDatabase } from '../../lib/index';
+import { defer, firstValueFrom, lastValueFrom, Observable } from 'rxjs';
+import { RxMongoClient, type RxCollection, type RxDatabase } from '../../lib/index';
 import { buildOnPair, closePair, type BenchContext, type ClientPair } from '../context';
 import { smallDoc, tweet } from '../data';
 import { minRatio, type Budget, type Variant, type Workload } from '../harness';
@@ -22,10 +23,17 @@ interface Keyed extends Document {
   _id: number;
 }
 
+interface RxSide {
+  db: RxDatabase;
+  coll: RxCollection<Keyed>;
+}
+
 interface State {
   pair: ClientPair;
   raw: { db: Db; coll: Collection<Keyed> };
-  rx: { db: RxDatabase; coll: RxCollection<Keyed> };
+  rx: RxSide;
+  /** A third client: rxmongo with `onUnsubscribe: 'ignore'`. */
+  ignoring: RxSide;
   /** Fresh documents for the next round of inserts (the driver adds `_id` to what it inserts). */
   docs: Document[];
   next: number;
@@ -38,15 +46,26 @@ function open(ctx: BenchContext, prefix: string, fill?: (state: State) => Promis
   return buildOnPair(ctx, {}, async (pair) => {
     const dbName = ctx.dbName(prefix);
     const rawDb = pair.raw.db(dbName);
-    const rxDb = pair.rx.db(dbName);
+    const side = (client: RxMongoClient): RxSide => {
+      const db = client.db(dbName);
+      return { db, coll: db.collection<Keyed>('corpus') };
+    };
+    const ignoring = new RxMongoClient(ctx.backend.uri, { ...ctx.clientOptions, onUnsubscribe: 'ignore' });
     const state: State = {
       pair,
       raw: { db: rawDb, coll: rawDb.collection<Keyed>('corpus') },
-      rx: { db: rxDb, coll: rxDb.collection<Keyed>('corpus') },
+      rx: side(pair.rx),
+      ignoring: side(ignoring),
       docs: [],
       next: 0,
     };
-    await fill?.(state);
+    try {
+      await ignoring.driver.connect();
+      await fill?.(state);
+    } catch (err) {
+      await lastValueFrom(ignoring.close(), { defaultValue: undefined });
+      throw err;
+    }
     return state;
   });
 }
@@ -55,7 +74,7 @@ async function close(state: State): Promise<void> {
   try {
     await state.raw.db.dropDatabase();
   } finally {
-    await closePair(state.pair);
+    await Promise.all([closePair(state.pair), lastValueFrom(state.ignoring.db.client.close(), { defaultValue: undefined })]);
   }
 }
 
@@ -74,7 +93,7 @@ export default function singleDoc(ctx: BenchContext): Workload<State>[] {
     unit: string,
     prep: Partial<Variant<State>>,
     raw: (state: State, signal?: AbortSignal) => Promise<unknown>,
-    rx: (state: State) => Promise<unknown>,
+    rx: (side: RxSide, state: State) => Promise<unknown>,
     { abortable = false, fill }: { abortable?: boolean; fill?: (state: State) => Promise<void> } = {},
   ): Workload<State> => {
     const variant = (key: string, label: string, call: (state: State) => Promise<unknown>): Variant<State> => ({
@@ -86,10 +105,15 @@ export default function singleDoc(ctx: BenchContext): Workload<State>[] {
     });
     const variants = [
       variant('raw', 'raw driver', (s) => raw(s)),
-      variant('rx', 'rxmongo', rx),
+      variant('rx', 'rxmongo', (s) => rx(s.rx, s)),
       variant('defer', 'rxjs defer() over the driver', (s) => firstValueFrom(defer(() => raw(s)))),
     ];
-    if (abortable) variants.push(variant('aborting', 'hand-written, aborts on unsubscribe', (s) => firstValueFrom(aborting(s, raw))));
+    if (abortable) {
+      variants.push(
+        variant('aborting', 'hand-written, aborts on unsubscribe', (s) => firstValueFrom(aborting(s, raw))),
+        variant('ignoring', "rxmongo, onUnsubscribe: 'ignore'", (s) => rx(s.ignoring, s)),
+      );
+    }
     return {
       id,
       title: id,
@@ -134,7 +158,7 @@ export default function singleDoc(ctx: BenchContext): Workload<State>[] {
       'call',
       {},
       (s, signal) => s.raw.db.command({ ping: 1 }, signal && { signal }),
-      (s) => firstValueFrom(s.rx.db.command({ ping: 1 })),
+      (side) => firstValueFrom(side.db.command({ ping: 1 })),
       { abortable: true },
     ),
     perCall(
@@ -143,7 +167,7 @@ export default function singleDoc(ctx: BenchContext): Workload<State>[] {
       'call',
       {},
       async (s, signal) => found(await s.raw.coll.findOne({ _id: (s.next++ % corpus) + 1 }, signal && { signal })),
-      async (s) => found(await firstValueFrom(s.rx.coll.findOne({ _id: (s.next++ % corpus) + 1 }))),
+      async (side, s) => found(await firstValueFrom(side.coll.findOne({ _id: (s.next++ % corpus) + 1 }))),
       { abortable: true, fill: findFill },
     ),
     perCall(
@@ -152,7 +176,7 @@ export default function singleDoc(ctx: BenchContext): Workload<State>[] {
       'call',
       recreate,
       (s) => s.raw.coll.insertOne(s.docs[s.next++] as Keyed),
-      (s) => firstValueFrom(s.rx.coll.insertOne(s.docs[s.next++] as Keyed)),
+      (side, s) => firstValueFrom(side.coll.insertOne(s.docs[s.next++] as Keyed)),
     ),
   ];
 }
