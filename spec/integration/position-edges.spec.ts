@@ -289,8 +289,9 @@ describe('edge 11: every.events is honoured for plain subscribers', () => {
     await opened;
     await f.m.client.driver.db(f.numbers.dbName).collection('numbers').insertMany(range(1, 300).map((n) => ({ n })));
     await eventually(() => seen.length === 300, 'all 300 delivered');
-    await settle(200);
-    const saves = status.filter((s) => s.type === 'checkpointed').length - 1; // the opening save
-    expect(saves).toBeGreaterThanOrEqual(30);
+    const saves = () => status.filter((s) => s.type === 'checkpointed').length - 1; // the opening save
+    // Saves run off the delivery path: under load the last ones land after the last delivery.
+    await eventually(() => saves() >= 30, '30 saves', 5_000).catch(() => undefined);
+    expect(saves()).toBeGreaterThanOrEqual(30);
   });
 });
