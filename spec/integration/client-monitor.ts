@@ -5,6 +5,7 @@
  * `abortTransaction` on unsubscribe, `endSessions` on close.
  */
 import type { CommandFailedEvent, CommandStartedEvent, CommandSucceededEvent, Document } from 'mongodb';
+import type { Observable } from 'rxjs';
 import { RxMongoClient, type RxMongoClientOptions } from '../../lib/client/client';
 import { backend } from '../support/backend';
 
@@ -98,4 +99,19 @@ export function withDatabasePath(uri: string, dbName: string): string {
   const pathStart = beforeQuery.indexOf('/', hostsStart);
   const hosts = pathStart < 0 ? beforeQuery : beforeQuery.slice(0, pathStart);
   return `${hosts}/${dbName}${query < 0 ? '' : uri.slice(query)}`;
+}
+
+/**
+ * Leaves a call in flight: holds `command` at the server for `blockTimeMS`
+ * (`failCommand` blockConnection, `monitored`'s commands only), subscribes
+ * to `source`, and unsubscribes once the command has been sent. Returns how
+ * many values reached the subscriber, read when asked.
+ */
+export async function unsubscribeInFlight(monitored: Monitored, command: string, source: Observable<unknown>, blockTimeMS = 3000): Promise<() => number> {
+  await failCommand(monitored, { failCommands: [command], blockConnection: true, blockTimeMS });
+  let delivered = 0;
+  const subscription = source.subscribe(() => (delivered += 1));
+  await eventually(() => monitored.commands(command).length === 1, `${command} sent`);
+  subscription.unsubscribe();
+  return () => delivered;
 }

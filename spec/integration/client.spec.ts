@@ -5,13 +5,13 @@
  * on unsubscribe, errors in the error channel.
  */
 import { MongoServerError, type Document, type ObjectId } from 'mongodb';
-import { firstValueFrom, lastValueFrom, NEVER, of, Subject, take, throwError, toArray, VirtualTimeScheduler } from 'rxjs';
+import { firstValueFrom, lastValueFrom, NEVER, of, take, throwError, toArray, VirtualTimeScheduler } from 'rxjs';
 import { RxMongoClient } from '../../lib/client/client';
 import { RxDatabase } from '../../lib/client/database';
 import { ClientClosedError, ConfigurationError, InvalidNameError } from '../../lib/errors';
 import { RxClientSession } from '../../lib/client/session';
 import { backend, describeWith, uniqueDbName } from '../support/backend';
-import { eventually, failCommand, monitoredClient, settle, withDatabasePath, type Monitored } from './client-monitor';
+import { eventually, failCommand, monitoredClient, settle, unsubscribeInFlight, withDatabasePath, type Monitored } from './client-monitor';
 
 let m: Monitored;
 let client: RxMongoClient;
@@ -426,15 +426,9 @@ describeWith(['failCommand'], 'client operations on a failing server', () => {
   });
 
   it('serverInfo aborts the request on unsubscribe while it is in flight', async () => {
-    await failCommand(m, { failCommands: ['buildInfo'], blockConnection: true, blockTimeMS: 3000 });
-    const values = new Subject<Document>();
-    let delivered = 0;
-    values.subscribe(() => (delivered += 1));
-    const subscription = client.serverInfo().subscribe(values);
-    await eventually(() => m.commands('buildInfo').length === 1, 'buildInfo sent');
-    subscription.unsubscribe();
+    const delivered = await unsubscribeInFlight(m, 'buildInfo', client.serverInfo());
     await eventually(() => m.failed.some((e) => e.commandName === 'buildInfo'), 'buildInfo aborted');
     expect(m.succeeded.filter((e) => e.commandName === 'buildInfo')).toHaveLength(0);
-    expect(delivered).toBe(0);
+    expect(delivered()).toBe(0);
   });
 });

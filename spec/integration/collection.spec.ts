@@ -9,7 +9,7 @@ import type { RxMongoClient } from '../../lib/client/client';
 import { RxCollection } from '../../lib/client/collection';
 import { InvalidNameError } from '../../lib/errors';
 import { describeWith, uniqueDbName } from '../support/backend';
-import { eventually, failCommand, monitoredClient, settle, type Monitored } from './client-monitor';
+import { eventually, failCommand, monitoredClient, settle, unsubscribeInFlight, type Monitored } from './client-monitor';
 
 interface Item {
   _id: number;
@@ -234,23 +234,13 @@ describe('single-result methods', () => {
 });
 
 describeWith(['failCommand'], 'cancellation and errors on a failing server', () => {
-  it('findOne aborts the request on unsubscribe while it is in flight', async () => {
-    await failCommand(m, { failCommands: ['find'], blockConnection: true, blockTimeMS: 3000 });
-    let delivered = 0;
-    const subscription = items.findOne({ _id: 1 }).subscribe(() => (delivered += 1));
-    await eventually(() => m.commands('find').length === 1, 'find sent');
-    subscription.unsubscribe();
+  it('findOne aborts the request on unsubscribe while it is in flight, which costs its connection', async () => {
+    const closed = countClosedConnections(client);
+    const delivered = await unsubscribeInFlight(m, 'find', items.findOne({ _id: 1 }));
     await eventually(() => m.failed.some((e) => e.commandName === 'find'), 'find aborted');
     expect(m.succeeded.filter((e) => e.commandName === 'find')).toHaveLength(0);
-    expect(delivered).toBe(0);
-  });
-
-  it('aborting a request in flight costs its connection: the driver closes it', async () => {
-    const closed = countClosedConnections(client);
-    await failCommand(m, { failCommands: ['find'], blockConnection: true, blockTimeMS: 3000 });
-    const subscription = items.findOne({ _id: 1 }).subscribe();
-    await eventually(() => m.commands('find').length === 1, 'find sent');
-    subscription.unsubscribe();
+    expect(delivered()).toBe(0);
+    // The driver aborts a request already sent by closing its connection.
     await eventually(() => closed() >= 1, 'the connection closed');
   });
 
@@ -260,14 +250,10 @@ describeWith(['failCommand'], 'cancellation and errors on a failing server', () 
       const coll = ignoring.client.db(items.dbName).collection<Item>(items.collectionName);
       await firstValueFrom(coll.findOne({ _id: 0 }));
       const closed = countClosedConnections(ignoring.client);
-      await failCommand(ignoring, { failCommands: ['find'], blockConnection: true, blockTimeMS: 300 });
-      let delivered = 0;
-      const subscription = coll.findOne({ _id: 1 }).subscribe(() => (delivered += 1));
-      await eventually(() => ignoring.commands('find').length === 1, 'find sent');
-      subscription.unsubscribe();
+      const delivered = await unsubscribeInFlight(ignoring, 'find', coll.findOne({ _id: 1 }), 300);
       await eventually(() => ignoring.succeeded.some((e) => e.commandName === 'find'), 'find answered');
       expect(ignoring.failed).toHaveLength(0);
-      expect(delivered).toBe(0);
+      expect(delivered()).toBe(0);
       expect(closed()).toBe(0);
       // The same connection serves the next call.
       expect(await firstValueFrom(coll.findOne({ _id: 2 }))).toMatchObject({ _id: 2 });
@@ -278,18 +264,12 @@ describeWith(['failCommand'], 'cancellation and errors on a failing server', () 
   });
 
   it('countDocuments aborts the request on unsubscribe while it is in flight', async () => {
-    await failCommand(m, { failCommands: ['aggregate'], blockConnection: true, blockTimeMS: 3000 });
-    const subscription = items.countDocuments().subscribe();
-    await eventually(() => m.commands('aggregate').length === 1, 'aggregate sent');
-    subscription.unsubscribe();
+    await unsubscribeInFlight(m, 'aggregate', items.countDocuments());
     await eventually(() => m.failed.some((e) => e.commandName === 'aggregate'), 'aggregate aborted');
   });
 
   it('a find unsubscribed while its first batch is in flight kills the cursor the server returns', async () => {
-    await failCommand(m, { failCommands: ['find'], blockConnection: true, blockTimeMS: 300 });
-    const subscription = items.find({}, { batchSize: 2 }).subscribe();
-    await eventually(() => m.commands('find').length === 1, 'find sent');
-    subscription.unsubscribe();
+    await unsubscribeInFlight(m, 'find', items.find({}, { batchSize: 2 }), 300);
     await eventually(() => m.commands('killCursors').length === 1, 'killCursors after the reply');
     expect(m.commands('getMore')).toHaveLength(0);
   });

@@ -9,7 +9,7 @@ import { RxCollection } from '../../lib/client/collection';
 import type { RxDatabase } from '../../lib/client/database';
 import { InvalidNameError } from '../../lib/errors';
 import { describeWith, uniqueDbName } from '../support/backend';
-import { eventually, failCommand, monitoredClient, settle, type Monitored } from './client-monitor';
+import { eventually, failCommand, monitoredClient, settle, unsubscribeInFlight, type Monitored } from './client-monitor';
 
 let m: Monitored;
 let client: RxMongoClient;
@@ -134,14 +134,10 @@ describe('stats / createIndex / indexInformation / dropDatabase', () => {
 
 describeWith(['failCommand'], 'database operations on a failing server', () => {
   it('command aborts the request on unsubscribe while it is in flight', async () => {
-    await failCommand(m, { failCommands: ['ping'], blockConnection: true, blockTimeMS: 3000 });
-    let delivered = 0;
-    const subscription = db.command({ ping: 1 }).subscribe(() => (delivered += 1));
-    await eventually(() => m.commands('ping').length === 1, 'ping sent');
-    subscription.unsubscribe();
+    const delivered = await unsubscribeInFlight(m, 'ping', db.command({ ping: 1 }));
     await eventually(() => m.failed.some((e) => e.commandName === 'ping'), 'ping aborted');
     expect(m.succeeded.filter((e) => e.commandName === 'ping')).toHaveLength(0);
-    expect(delivered).toBe(0);
+    expect(delivered()).toBe(0);
   });
 
   it('listCollections passes the server error through unchanged', async () => {
